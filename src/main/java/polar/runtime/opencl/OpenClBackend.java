@@ -73,6 +73,11 @@ public final class OpenClBackend implements Backend {
         this(setting(PLATFORM_PROPERTY, PLATFORM_ENV, ""), Integer.parseInt(setting(DEVICE_PROPERTY, DEVICE_ENV, "0")));
     }
 
+    /** Device {@code deviceIndex} (GPUs first) of the platforms chosen by the system property / environment variable above. */
+    public OpenClBackend(int deviceIndex) {
+        this(setting(PLATFORM_PROPERTY, PLATFORM_ENV, ""), deviceIndex);
+    }
+
     /** Device {@code deviceIndex} (GPUs first) of the platforms whose name contains {@code platformFilter}. */
     public OpenClBackend(String platformFilter, int deviceIndex) {
         this(pick(platformFilter, deviceIndex));
@@ -88,6 +93,16 @@ public final class OpenClBackend implements Backend {
     public static boolean available() {
         try {
             return !OpenClDevice.all(setting(PLATFORM_PROPERTY, PLATFORM_ENV, "")).isEmpty();
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** Whether the configured platforms have a GPU (the device {@code auto} would pick first). */
+    public static boolean gpuAvailable() {
+        try {
+            List<OpenClDevice> devices = OpenClDevice.all(setting(PLATFORM_PROPERTY, PLATFORM_ENV, ""));
+            return !devices.isEmpty() && devices.getFirst().kind() == OpenClDevice.Kind.GPU;
         } catch (RuntimeException e) {
             return false;
         }
