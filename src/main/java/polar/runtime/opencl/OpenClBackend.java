@@ -259,15 +259,20 @@ public final class OpenClBackend implements Backend {
         }
     }
 
-    /** Compiled graphs: their steps, and the kernel objects they own (released once unreachable). */
+    /** Compiled graphs: their steps, and the kernel objects and scratch buffers they own (released once unreachable). */
     private final class Compiled implements Executable {
         private final List<Step> steps;
 
-        Compiled(List<Step> steps) {
+        Compiled(List<Step> steps, List<OpenClBuffer<?>> scratch) {
             this.steps = List.copyOf(steps);
             List<MemorySegment> kernels = new ArrayList<>();
             for (Step s : steps) if (s instanceof Launch l) kernels.add(l.kernel());
-            CLEANER.register(this, () -> kernels.forEach(OpenCl::releaseKernel));
+            List<MemorySegment> mems = new ArrayList<>();
+            for (OpenClBuffer<?> b : scratch) mems.add(b.mem());
+            CLEANER.register(this, () -> {
+                kernels.forEach(OpenCl::releaseKernel);
+                mems.forEach(OpenCl::releaseMemObject);
+            });
         }
 
         @Override
@@ -281,29 +286,38 @@ public final class OpenClBackend implements Backend {
     public synchronized Executable compile(List<TaskGraph> graphs) {
         requireOpen();
         List<Step> steps = new ArrayList<>();
-        for (TaskGraph graph : graphs) {
-            for (Task task : graph.tasks()) {
-                for (Buffer<?> b : task.buffers()) {
-                    try {
-                        own(b);
-                    } catch (RuntimeException e) {
-                        throw new IllegalArgumentException("graph " + graph.name() + ", task " + task + ": " + e.getMessage(), e);
+        List<OpenClBuffer<?>> scratch = new ArrayList<>();
+        try {
+            for (TaskGraph graph : graphs) {
+                for (Task task : graph.tasks()) {
+                    for (Buffer<?> b : task.buffers()) {
+                        try {
+                            own(b);
+                        } catch (RuntimeException e) {
+                            throw new IllegalArgumentException("graph " + graph.name() + ", task " + task + ": " + e.getMessage(), e);
+                        }
+                    }
+                    switch (task) {
+                        case KernelTask k -> steps.add(launch(k, graph.name()));
+                        case GemmTask g -> {
+                            for (Task t : gemmPlan(g, scratch).tasks()) steps.add(launch((KernelTask) t, graph.name() + ": " + g));
+                        }
+                        case CopyTask c -> steps.add(copy(c));
                     }
                 }
-                steps.add(switch (task) {
-                    case KernelTask k -> launch(k, graph.name());
-                    case GemmTask g -> launch(gemmLaunch(g), graph.name());
-                    case CopyTask c -> copy(c);
-                });
             }
+        } catch (RuntimeException e) {
+            for (Step s : steps) if (s instanceof Launch l) OpenCl.releaseKernel(l.kernel());
+            for (OpenClBuffer<?> b : scratch) OpenCl.releaseMemObject(b.detach());
+            throw e;
         }
-        return new Compiled(steps);
+        return new Compiled(steps, scratch);
     }
 
     /** Compiles one launch of hand-written OpenCL C (for tests and for kernels outside the Java subset). */
     synchronized Executable compile(KernelSource source, String kernelName, Grid grid, List<Arg<?>> args) {
         requireOpen();
-        return new Compiled(List.of(launch(source, kernelName, grid, args, kernelName + " " + grid + " " + args)));
+        return new Compiled(List.of(launch(source, kernelName, grid, args, kernelName + " " + grid + " " + args)), List.of());
     }
 
     private Step copy(CopyTask c) {
@@ -421,32 +435,74 @@ public final class OpenClBackend implements Backend {
 
     // ---- GEMM ---------------------------------------------------------------------------------
 
-    /** The Gemm kernel for A's and B's element types, keyed by type pair. */
-    private static final Map<List<ElementType<?>>, KernelRef> GEMM_KERNELS = Map.of(
-            List.of(ElementType.F32, ElementType.F32), gemmKernel(Gemm::gemmF32F32),
-            List.of(ElementType.F32, ElementType.F16), gemmKernel(Gemm::gemmF32F16),
-            List.of(ElementType.F32, ElementType.BF16), gemmKernel(Gemm::gemmF32BF16),
-            List.of(ElementType.F16, ElementType.F32), gemmKernel(Gemm::gemmF16F32),
-            List.of(ElementType.F16, ElementType.F16), gemmKernel(Gemm::gemmF16F16),
-            List.of(ElementType.F16, ElementType.BF16), gemmKernel(Gemm::gemmF16BF16));
+    /** The Gemm kernel (A and C float32) for each element type of B. */
+    private static final Map<ElementType<?>, KernelRef> GEMM_KERNELS = Map.of(
+            ElementType.F32, gemmKernel(Gemm::gemmF32F32),
+            ElementType.F16, gemmKernel(Gemm::gemmF32F16),
+            ElementType.BF16, gemmKernel(Gemm::gemmF32BF16));
 
-    private static <A extends DeviceArray, B extends DeviceArray> KernelRef gemmKernel(
-            KernelMethods.C14<A, Integer, Integer, B, Integer, Integer, FloatArray, Integer, Integer, Integer, Integer, Integer, Float, Float> kernel) {
+    private static <B extends DeviceArray> KernelRef gemmKernel(
+            KernelMethods.C14<FloatArray, Integer, Integer, B, Integer, Integer, FloatArray, Integer, Integer, Integer, Integer, Integer, Float, Float> kernel) {
         return KernelRef.of(kernel);
     }
 
-    /** The {@link Gemm} kernel launch computing {@code g}. */
-    static KernelTask gemmLaunch(GemmTask g) {
-        KernelRef kernel = GEMM_KERNELS.get(List.of(g.a().type(), g.b().type()));
-        if (kernel == null || g.c().type() != ElementType.F32) {
-            throw new IllegalArgumentException("OpenCL gemm supports A f32/f16, B f32/f16/bf16, C f32; given A " + g.a() + ", B " + g.b() + ", C " + g.c());
+    /**
+     * The kernel launches computing {@code g}: the {@link Gemm} kernel for B's type, preceded by a
+     * float32 copy of A, and wrapped in a float32 copy of C, where those are not float32. The
+     * copies live in scratch buffers added to {@code scratch}.
+     */
+    private TaskGraph gemmPlan(GemmTask g, List<OpenClBuffer<?>> scratch) {
+        KernelRef kernel = GEMM_KERNELS.get(g.b().type());
+        if (kernel == null || !isFloat(g.a().type()) || !isFloat(g.c().type())) {
+            throw new IllegalArgumentException("OpenCL gemm needs A, B and C in f32, f16 or bf16; given A " + g.a() + ", B " + g.b() + ", C " + g.c());
         }
-        Grid grid = Grid.groups(ceilDiv(g.n(), Gemm.TILE), ceilDiv(g.m(), Gemm.TILE), Gemm.THREADS);
-        List<Arg<?>> args = List.of(g.a(), Arg.i32(intOffset(g.aOffset())), Arg.i32(g.lda()),
+        int m = g.m(), n = g.n(), k = g.k();
+        TaskGraph plan = new TaskGraph("gemm");
+        Buffer<FloatArray> a = floatView(plan, g.a(), intOffset(g.aOffset()), g.lda(), m, k, scratch, true);
+        Buffer<FloatArray> c = floatView(plan, g.c(), intOffset(g.cOffset()), g.ldc(), m, n, scratch, g.beta() != 0);
+        boolean aCopied = a != g.a(), cCopied = c != g.c();
+        plan.add(new KernelTask(kernel, Grid.groups(ceilDiv(n, Gemm.TILE), ceilDiv(m, Gemm.TILE), Gemm.THREADS), List.of(
+                a, Arg.i32(aCopied ? 0 : intOffset(g.aOffset())), Arg.i32(aCopied ? k : g.lda()),
                 g.b(), Arg.i32(intOffset(g.bOffset())), Arg.i32(g.ldb()),
-                g.c(), Arg.i32(intOffset(g.cOffset())), Arg.i32(g.ldc()),
-                Arg.i32(g.m()), Arg.i32(g.n()), Arg.i32(g.k()), Arg.f32(g.alpha()), Arg.f32(g.beta()));
-        return new KernelTask(kernel, grid, args);
+                c, Arg.i32(cCopied ? 0 : intOffset(g.cOffset())), Arg.i32(cCopied ? n : g.ldc()),
+                Arg.i32(m), Arg.i32(n), Arg.i32(k), Arg.f32(g.alpha()), Arg.f32(g.beta()))));
+        if (cCopied) {
+            Arg<Integer> offset = Arg.i32(intOffset(g.cOffset())), ld = Arg.i32(g.ldc()), rows = Arg.i32(m), cols = Arg.i32(n);
+            Grid grid = Grid.of(n, m);
+            if (g.c().type() == ElementType.F16) plan.parallel(Gemm::narrowHalf, grid, c, typed(g.c(), ElementType.F16), offset, ld, rows, cols);
+            else plan.parallel(Gemm::narrowBFloat16, grid, c, typed(g.c(), ElementType.BF16), offset, ld, rows, cols);
+        }
+        return plan;
+    }
+
+    /**
+     * {@code matrix} itself if it holds float32, else a scratch float32 [rows, cols] buffer, filled
+     * from the sub-matrix by a widen launch added to {@code plan} when {@code read}.
+     */
+    @SuppressWarnings("unchecked")
+    private Buffer<FloatArray> floatView(TaskGraph plan, Buffer<?> matrix, int offset, int ld, int rows, int cols,
+                                         List<OpenClBuffer<?>> scratch, boolean read) {
+        if (matrix.type() == ElementType.F32) return (Buffer<FloatArray>) matrix;
+        OpenClBuffer<FloatArray> copy = create(ElementType.F32, (long) rows * cols, matrix.label() + " as f32 for gemm");
+        buffers.remove(copy); // owned by the executable, released with it
+        scratch.add(copy);
+        if (read) {
+            Arg<Integer> o = Arg.i32(offset), l = Arg.i32(ld), r = Arg.i32(rows), c = Arg.i32(cols);
+            Grid grid = Grid.of(cols, rows);
+            if (matrix.type() == ElementType.F16) plan.parallel(Gemm::widenHalf, grid, typed(matrix, ElementType.F16), o, l, copy, r, c);
+            else plan.parallel(Gemm::widenBFloat16, grid, typed(matrix, ElementType.BF16), o, l, copy, r, c);
+        }
+        return copy;
+    }
+
+    private static boolean isFloat(ElementType<?> type) {
+        return type == ElementType.F32 || type == ElementType.F16 || type == ElementType.BF16;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends DeviceArray> Buffer<T> typed(Buffer<?> buffer, ElementType<T> type) {
+        if (buffer.type() != type) throw new IllegalArgumentException(buffer + " is not " + type);
+        return (Buffer<T>) buffer;
     }
 
     private static int ceilDiv(int a, int b) { return (a + b - 1) / b; }

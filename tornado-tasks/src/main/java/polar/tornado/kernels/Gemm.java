@@ -1,6 +1,7 @@
 package polar.tornado.kernels;
 
 import polar.tornado.KernelContext;
+import polar.tornado.Parallel;
 import polar.tornado.types.BFloat16Array;
 import polar.tornado.types.FloatArray;
 import polar.tornado.types.HalfArray;
@@ -8,9 +9,10 @@ import polar.tornado.types.HalfArray;
 /**
  * Tiled matrix multiply for {@link polar.tornado.graph.GemmTask} where no vendor library exists
  * (OpenCL): {@code C[i][j] = alpha * sum_p A[i][p] * B[j][p] + beta * C[i][j]}, row-major with
- * offsets and leading dimensions in elements, float32 accumulation. One kernel per element-type
- * pair (A float32 or float16; B float32, float16 or bfloat16; C float32); they differ only in how
- * they load A and B, and share the rest through the static helpers below.
+ * offsets and leading dimensions in elements, float32 accumulation. A and C are float32; B (the
+ * weights, by far the most bytes) is read as stored: one kernel per B type, differing only in how
+ * B is staged, the rest shared through the static helpers below. A or C in float16/bfloat16 (rare:
+ * activations are float32 off CUDA) go through a float32 copy made by the widen/narrow kernels.
  *
  * <p>Launch: {@link #THREADS} work-items per group along x, group (x, y) computes the
  * {@link #TILE}x{@link #TILE} block of C at rows {@code y * TILE}, columns {@code x * TILE}:
@@ -83,57 +85,6 @@ public final class Gemm {
         store(c, cOffset, ldc, m, n, row0, col0, acc, alpha, beta, ctx.localIdx);
     }
 
-    public static void gemmF16F32(KernelContext ctx, HalfArray a, int aOffset, int lda, FloatArray b, int bOffset, int ldb,
-                                  FloatArray c, int cOffset, int ldc, int m, int n, int k, float alpha, float beta) {
-        float[] aTile = ctx.allocateFloatLocalArray(TILE_FLOATS);
-        float[] bTile = ctx.allocateFloatLocalArray(TILE_FLOATS);
-        float[] acc = new float[16];
-        int row0 = ctx.groupIdy * TILE;
-        int col0 = ctx.groupIdx * TILE;
-        for (int p0 = 0; p0 < k; p0 += DEPTH) {
-            stageF16(a, aOffset, lda, m, k, row0, p0, aTile, ctx.localIdx);
-            stageF32(b, bOffset, ldb, n, k, col0, p0, bTile, ctx.localIdx);
-            ctx.localBarrier();
-            multiplyTiles(aTile, bTile, acc, ctx.localIdx);
-            ctx.localBarrier();
-        }
-        store(c, cOffset, ldc, m, n, row0, col0, acc, alpha, beta, ctx.localIdx);
-    }
-
-    public static void gemmF16F16(KernelContext ctx, HalfArray a, int aOffset, int lda, HalfArray b, int bOffset, int ldb,
-                                  FloatArray c, int cOffset, int ldc, int m, int n, int k, float alpha, float beta) {
-        float[] aTile = ctx.allocateFloatLocalArray(TILE_FLOATS);
-        float[] bTile = ctx.allocateFloatLocalArray(TILE_FLOATS);
-        float[] acc = new float[16];
-        int row0 = ctx.groupIdy * TILE;
-        int col0 = ctx.groupIdx * TILE;
-        for (int p0 = 0; p0 < k; p0 += DEPTH) {
-            stageF16(a, aOffset, lda, m, k, row0, p0, aTile, ctx.localIdx);
-            stageF16(b, bOffset, ldb, n, k, col0, p0, bTile, ctx.localIdx);
-            ctx.localBarrier();
-            multiplyTiles(aTile, bTile, acc, ctx.localIdx);
-            ctx.localBarrier();
-        }
-        store(c, cOffset, ldc, m, n, row0, col0, acc, alpha, beta, ctx.localIdx);
-    }
-
-    public static void gemmF16BF16(KernelContext ctx, HalfArray a, int aOffset, int lda, BFloat16Array b, int bOffset, int ldb,
-                                   FloatArray c, int cOffset, int ldc, int m, int n, int k, float alpha, float beta) {
-        float[] aTile = ctx.allocateFloatLocalArray(TILE_FLOATS);
-        float[] bTile = ctx.allocateFloatLocalArray(TILE_FLOATS);
-        float[] acc = new float[16];
-        int row0 = ctx.groupIdy * TILE;
-        int col0 = ctx.groupIdx * TILE;
-        for (int p0 = 0; p0 < k; p0 += DEPTH) {
-            stageF16(a, aOffset, lda, m, k, row0, p0, aTile, ctx.localIdx);
-            stageBF16(b, bOffset, ldb, n, k, col0, p0, bTile, ctx.localIdx);
-            ctx.localBarrier();
-            multiplyTiles(aTile, bTile, acc, ctx.localIdx);
-            ctx.localBarrier();
-        }
-        store(c, cOffset, ldc, m, n, row0, col0, acc, alpha, beta, ctx.localIdx);
-    }
-
     // Staging: the TILE x DEPTH block of a row-major matrix at (row0, p0) into tile[p * STRIDE + row],
     // zeros outside rows x k. Consecutive work-items read consecutive elements of a row.
 
@@ -195,6 +146,41 @@ public final class Gemm {
                     if (beta != 0.0f) v += beta * c.get(index);
                     c.set(index, v);
                 }
+            }
+        }
+    }
+
+    // Conversions between a sub-matrix (offset, leading dimension) of float16/bfloat16 storage and a
+    // dense float32 [rows, cols] copy. The column is dimension x: Grid.of(cols, rows).
+
+    public static void widenHalf(HalfArray src, int offset, int ld, FloatArray dst, int rows, int cols) {
+        for (@Parallel int c = 0; c < cols; c++) {
+            for (@Parallel int r = 0; r < rows; r++) {
+                dst.set(r * cols + c, src.get(offset + r * ld + c));
+            }
+        }
+    }
+
+    public static void widenBFloat16(BFloat16Array src, int offset, int ld, FloatArray dst, int rows, int cols) {
+        for (@Parallel int c = 0; c < cols; c++) {
+            for (@Parallel int r = 0; r < rows; r++) {
+                dst.set(r * cols + c, src.get(offset + r * ld + c));
+            }
+        }
+    }
+
+    public static void narrowHalf(FloatArray src, HalfArray dst, int offset, int ld, int rows, int cols) {
+        for (@Parallel int c = 0; c < cols; c++) {
+            for (@Parallel int r = 0; r < rows; r++) {
+                dst.set(offset + r * ld + c, src.get(r * cols + c));
+            }
+        }
+    }
+
+    public static void narrowBFloat16(FloatArray src, BFloat16Array dst, int offset, int ld, int rows, int cols) {
+        for (@Parallel int c = 0; c < cols; c++) {
+            for (@Parallel int r = 0; r < rows; r++) {
+                dst.set(offset + r * ld + c, src.get(r * cols + c));
             }
         }
     }
