@@ -18,6 +18,7 @@ import polar.tornado.graph.Arg;
 import polar.tornado.graph.Buffer;
 import polar.tornado.graph.Grid;
 import polar.tornado.graph.TaskGraph;
+import polar.tornado.kernels.Basics;
 import polar.tornado.runtime.Executable;
 import polar.tornado.types.ElementType;
 import polar.tornado.types.FloatArray;
@@ -137,6 +138,49 @@ class OpenClBackendTest {
         assertArrayEquals(new float[] {-1, 3, 4, 5, 6, -1}, backend.read(dst).toArray());
         backend.free(src);
         backend.free(dst);
+    }
+
+    /** A translated kernel with a specialised constant ({@code cols} compiled in) agrees with the plain launch. */
+    @Test
+    void translatedKernelWithASpecialisedConstant() {
+        Random random = new Random();
+        int rows = 3 + random.nextInt(5), cols = 100 + random.nextInt(300);
+        FloatArray x = new FloatArray(rows * cols);
+        double[] ref = new double[rows];
+        for (int i = 0; i < x.getSize(); i++) {
+            x.set(i, random.nextFloat() - 0.5f);
+            ref[i / cols] += x.get(i);
+        }
+        Buffer<FloatArray> xb = backend.upload(x, "x");
+        Buffer<FloatArray> plain = backend.allocate(ElementType.F32, rows, "plain");
+        Buffer<FloatArray> constant = backend.allocate(ElementType.F32, rows, "constant");
+        FloatArray nan = new FloatArray(rows);
+        nan.fill(Float.NaN);
+        backend.write(plain, nan);
+        backend.write(constant, nan);
+        TaskGraph g = new TaskGraph("rowSums");
+        g.kernel(Basics::rowSum, Grid.groups(rows, Basics.GROUP_SIZE), xb, plain, Arg.i32(cols));
+        g.kernel(Basics::rowSum, Grid.groups(rows, Basics.GROUP_SIZE), xb, constant, Arg.constant(cols));
+        backend.compile(g).run();
+        float[] p = backend.read(plain).toArray(), c = backend.read(constant).toArray();
+        for (int r = 0; r < rows; r++) {
+            assertEquals(ref[r], p[r], 1e-4, "row " + r);
+            assertEquals(ref[r], c[r], 1e-4, "row " + r + " (constant)");
+        }
+        backend.free(xb);
+        backend.free(plain);
+        backend.free(constant);
+    }
+
+    @Test
+    void aFreedBufferIsNotLaunched() {
+        Buffer<HalfArray> x = backend.allocate(ElementType.F16, 8, "x");
+        Buffer<HalfArray> y = backend.allocate(ElementType.F16, 8, "freedY");
+        Executable e = backend.compile(SCALE_F16, "scale_f16", Grid.of(8), List.of(x, y, Arg.f32(2f)));
+        backend.free(y);
+        IllegalStateException freed = assertThrows(IllegalStateException.class, e::run);
+        assertTrue(freed.getMessage().contains("freedY"), freed.getMessage());
+        backend.free(x);
     }
 
     @Test
