@@ -53,7 +53,9 @@ class OpenClBackendTest {
         for (int i = 1; i < devices.size(); i++) {
             assertTrue(devices.get(i - 1).kind().compareTo(devices.get(i).kind()) <= 0, "GPUs come first: " + devices);
         }
-        assertEquals(devices.getFirst().name(), new OpenClBackend("", 0).device().name());
+        try (OpenClBackend first = new OpenClBackend("", 0)) {
+            assertEquals(devices.getFirst().name(), first.device().name());
+        }
         assertTrue(OpenClDevice.all("no such platform").isEmpty());
         IllegalStateException none = assertThrows(IllegalStateException.class, () -> new OpenClBackend("no such platform", 0));
         assertTrue(none.getMessage().contains("no such platform"), none.getMessage());
