@@ -2,13 +2,14 @@ package polar.tornado.layers;
 
 /**
  * What the layer builder needs to know about a decoder-only transformer (the engine maps a
- * model's config to it; this layer cannot see model classes).
+ * model's config to it; this layer cannot see model classes). Biases are not part of the shape:
+ * a layer has those whose buffers are present.
  *
  * @param ropeDims       rotated dimensions per head ({@link Positions#ROTARY})
  * @param positionOffset row of position 0 in the learned position table ({@link Positions#LEARNED}; OPT: 2)
  */
 public record TransformerShape(int vocab, int hidden, int layers, int heads, int kvHeads, int headDim, int ffn,
-                               Norm norm, float normEps, Mlp mlp, Positions positions, boolean biases,
+                               Norm norm, float normEps, Mlp mlp, Positions positions,
                                int ropeDims, int positionOffset) {
 
     public enum Norm { RMS, LAYER }
