@@ -23,7 +23,7 @@ public final class ModelLoader {
     public static Model load(Path path, Arena arena) throws IOException {
         if (!Files.exists(path)) throw new FormatException(path + ": no such file or folder");
         if (Files.isDirectory(path)) return HuggingFaceModel.load(path, arena);
-        if (path.getFileName().toString().endsWith(".gguf")) throw new FormatException(path + ": GGUF loading is not merged yet");
+        if (path.getFileName().toString().endsWith(".gguf")) return GgufModel.load(path, arena);
         if (path.getFileName().toString().equals(HuggingFaceModel.CONFIG)) return HuggingFaceModel.load(path.toAbsolutePath().getParent(), arena);
         throw new FormatException(path + ": not a model (expected a Hugging Face folder or a .gguf file)");
     }
