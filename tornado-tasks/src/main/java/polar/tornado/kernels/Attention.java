@@ -186,24 +186,29 @@ public final class Attention {
     /**
      * Online softmax over one tile, one warp per head: turns the tile's scores into
      * {@code exp(score - newMax)}, and rescales the running sum (and, through {@code stats[RESCALE]},
-     * the accumulators) to the new max.
+     * the accumulators) to the new max. Every warp runs every round (warp operations are group-wide
+     * on OpenCL); a warp without a head in a round computes on masked scores and stores nothing.
      */
     static void softmaxTile(KernelContext ctx, float[] p, float[] stats, int n, int group) {
         int lane = ctx.laneId();
-        for (int h = ctx.warpId(); h < group; h += WARPS) {
+        for (int first = 0; first < group; first += WARPS) {
+            int h = first + ctx.warpId();
+            boolean mine = h < group;
             float tileMax = MASKED;
-            for (int c = 0; c < TILE_PER_LANE; c++) tileMax = Math.max(tileMax, p[h * TILE + lane + c * WARP]);
-            float old = stats[MAX + h];
+            for (int c = 0; c < TILE_PER_LANE; c++) if (mine) tileMax = Math.max(tileMax, p[h * TILE + lane + c * WARP]);
+            float old = mine ? stats[MAX + h] : MASKED;
             float max = Math.max(old, ctx.warpReduceMax(tileMax));
             float sum = 0f;
             for (int c = 0; c < TILE_PER_LANE; c++) {
-                int i = h * TILE + lane + c * WARP;
-                float e = (float) Math.exp(p[i] - max);
-                p[i] = e;
-                sum += e;
+                if (mine) {
+                    int i = h * TILE + lane + c * WARP;
+                    float e = (float) Math.exp(p[i] - max);
+                    p[i] = e;
+                    sum += e;
+                }
             }
             sum = ctx.warpReduceSum(sum);
-            if (lane == 0) {
+            if (mine && lane == 0) {
                 float rescale = (float) Math.exp(old - max);
                 stats[RESCALE + h] = rescale;
                 stats[SUM + h] = stats[SUM + h] * rescale + sum;
