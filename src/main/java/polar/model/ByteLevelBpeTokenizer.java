@@ -31,6 +31,9 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
     /** GPT-2's pre-tokenization regex (used by the ByteLevel pre-tokenizer when {@code use_regex} is true). */
     static final String GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
+    /** Llama 3's pre-tokenization regex (a Split pre-tokenizer in its tokenizer.json; {@code llama-bpe} in GGUF). */
+    static final String LLAMA3_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
     private record AddedToken(int id, String content, boolean special, boolean lstrip, boolean rstrip) {}
 
     private final String source;
@@ -102,24 +105,16 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
             if (pieces[a.id] == null) pieces[a.id] = a.content;
         }
 
-        Map<Long, Long> merges = new HashMap<>();
         List<Object> mergeList = model.list("merges");
+        List<String[]> pairs = new ArrayList<>();
         for (int rank = 0; rank < mergeList.size(); rank++) {
             Object m = mergeList.get(rank);
-            String left, right;
-            if (m instanceof String s && s.indexOf(' ', 1) > 0) {
-                int space = s.indexOf(' ', 1);
-                left = s.substring(0, space);
-                right = s.substring(space + 1);
-            } else if (m instanceof List<?> pair && pair.size() == 2) {
-                left = String.valueOf(pair.get(0));
-                right = String.valueOf(pair.get(1));
-            } else throw model.error("merges", "entry " + rank + " is not a pair: " + Json.write(m));
-            Integer l = vocab.get(left), r = vocab.get(right), merged = vocab.get(left + right);
-            if (l == null || r == null || merged == null)
-                throw model.error("merges", "entry " + rank + " (" + Json.write(m) + ") uses tokens that are not in the vocabulary");
-            merges.putIfAbsent(((long) l << 32) | r, ((long) rank << 32) | merged);
+            String[] pair = m instanceof String s ? splitMerge(s)
+                    : m instanceof List<?> l && l.size() == 2 ? new String[] {String.valueOf(l.get(0)), String.valueOf(l.get(1))} : null;
+            if (pair == null) throw model.error("merges", "entry " + rank + " is not a pair: " + Json.write(m));
+            pairs.add(pair);
         }
+        Map<Long, Long> merges = mergeTable(vocab, pairs, (rank, why) -> model.error("merges", "entry " + rank + " (" + Json.write(mergeList.get(rank)) + ") " + why));
 
         UnaryOperator<String> normalizer = normalizer(json.objectOrNull("normalizer"));
         boolean[] byteLevel = {false};
@@ -138,6 +133,68 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
         return new ByteLevelBpeTokenizer(src, vocab, pieces, merges, model.bool("ignore_merges", false), addedById,
                 normalizer, pre, prefix.stream().mapToInt(Integer::intValue).toArray(),
                 suffix.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    /** "left right" (a merge as written in tokenizer.json and GGUF); the left part is never empty. */
+    private static String[] splitMerge(String s) {
+        int space = s.indexOf(' ', 1);
+        return space < 0 ? null : new String[] {s.substring(0, space), s.substring(space + 1)};
+    }
+
+    /** (left id << 32 | right id) -> (rank << 32 | merged id); both parts and their concatenation must be tokens. */
+    private static Map<Long, Long> mergeTable(Map<String, Integer> vocab, List<String[]> pairs,
+                                              java.util.function.BiFunction<Integer, String, FormatException> error) {
+        Map<Long, Long> merges = new HashMap<>();
+        for (int rank = 0; rank < pairs.size(); rank++) {
+            String[] p = pairs.get(rank);
+            Integer l = vocab.get(p[0]), r = vocab.get(p[1]), merged = vocab.get(p[0] + p[1]);
+            if (l == null || r == null || merged == null) throw error.apply(rank, "uses tokens that are not in the vocabulary");
+            merges.putIfAbsent(((long) l << 32) | r, ((long) rank << 32) | merged);
+        }
+        return merges;
+    }
+
+    /** llama.cpp's names ({@code tokenizer.ggml.pre}) for the pre-tokenizer regexes this class knows. */
+    private static final Map<String, String> GGUF_PRE_TOKENIZERS = Map.of(
+            "llama-bpe", LLAMA3_PATTERN, "llama3", LLAMA3_PATTERN, "gpt-2", GPT2_PATTERN, "gpt2", GPT2_PATTERN);
+
+    /**
+     * The tokenizer of a GGUF file with {@code tokenizer.ggml.model = "gpt2"} (Llama 3, GPT-2 style): byte-level tokens
+     * and merges, control and user-defined tokens matched in the text, the regex that {@code tokenizer.ggml.pre} names.
+     */
+    public static ByteLevelBpeTokenizer fromGguf(polar.formats.Gguf g) {
+        String src = g.file().toString();
+        List<String> tokens = g.strings("tokenizer.ggml.tokens");
+        long[] types = g.has("tokenizer.ggml.token_type") ? g.integers("tokenizer.ggml.token_type") : new long[tokens.size()];
+        if (types.length != tokens.size())
+            throw new FormatException(src + ": metadata 'tokenizer.ggml.token_type' has " + types.length + " entries for " + tokens.size() + " tokens");
+        Map<String, Integer> vocab = new HashMap<>();
+        AddedToken[] addedById = new AddedToken[tokens.size()];
+        for (int id = 0; id < tokens.size(); id++) {
+            vocab.putIfAbsent(tokens.get(id), id);
+            SentencePieceTokenizer.TokenType type = SentencePieceTokenizer.TokenType.of(types[id]);
+            if (type == SentencePieceTokenizer.TokenType.CONTROL || type == SentencePieceTokenizer.TokenType.USER_DEFINED)
+                addedById[id] = new AddedToken(id, tokens.get(id), type == SentencePieceTokenizer.TokenType.CONTROL, false, false);
+        }
+        List<String> mergeStrings = g.strings("tokenizer.ggml.merges");
+        List<String[]> pairs = new ArrayList<>();
+        for (int i = 0; i < mergeStrings.size(); i++) {
+            String[] pair = splitMerge(mergeStrings.get(i));
+            if (pair == null) throw new FormatException(src + ": metadata 'tokenizer.ggml.merges' entry " + i + " is not a pair: \"" + mergeStrings.get(i) + "\"");
+            pairs.add(pair);
+        }
+        Map<Long, Long> merges = mergeTable(vocab, pairs,
+                (rank, why) -> new FormatException(src + ": metadata 'tokenizer.ggml.merges' entry " + rank + " (\"" + mergeStrings.get(rank) + "\") " + why));
+        String preName = g.has("tokenizer.ggml.pre") ? g.string("tokenizer.ggml.pre") : "gpt-2";
+        String regex = GGUF_PRE_TOKENIZERS.get(preName);
+        if (regex == null)
+            throw new FormatException(src + ": metadata 'tokenizer.ggml.pre' is '" + preName + "': unsupported pre-tokenizer (supported: "
+                    + new java.util.TreeSet<>(GGUF_PRE_TOKENIZERS.keySet()) + ")");
+        Pattern pattern = Pattern.compile(regex, Pattern.UNICODE_CHARACTER_CLASS);
+        int[] prefix = g.bool("tokenizer.ggml.add_bos_token", false) ? new int[] {(int) g.integer("tokenizer.ggml.bos_token_id")} : new int[0];
+        int[] suffix = g.bool("tokenizer.ggml.add_eos_token", false) ? new int[] {(int) g.integer("tokenizer.ggml.eos_token_id")} : new int[0];
+        return new ByteLevelBpeTokenizer(src, vocab, tokens.toArray(String[]::new), merges, regex.equals(LLAMA3_PATTERN), addedById,
+                t -> t, List.of(t -> split(pattern, t, "Isolated")), prefix, suffix);
     }
 
     private static UnaryOperator<String> normalizer(JsonFields n) {

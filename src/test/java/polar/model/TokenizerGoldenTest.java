@@ -44,9 +44,6 @@ class TokenizerGoldenTest {
 
     @TempDir Path dir;
 
-    /** The Llama 3 pre-tokenizer regex, as Meta's tokenizer.json files have it. */
-    static final String LLAMA3_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-
     /**
      * tiny-llama's vocabulary behind Llama 3's pipeline: Split(regex, Isolated) then ByteLevel without regex,
      * ignore_merges, a Sequence post-processor. Expected ids from Hugging Face tokenizers 0.23.2 on the same file.
@@ -59,12 +56,16 @@ class TokenizerGoldenTest {
         json.put("pre_tokenizer", Json.parse("""
                 {"type": "Sequence", "pretokenizers": [
                   {"type": "Split", "pattern": {"Regex": %s}, "behavior": "Isolated", "invert": false},
-                  {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]}""".formatted(Json.quote(LLAMA3_REGEX))));
+                  {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]}""".formatted(Json.quote(ByteLevelBpeTokenizer.LLAMA3_PATTERN))));
         json.put("post_processor", Map.of("type", "Sequence", "processors",
                 List.of(Map.of("type", "ByteLevel", "add_prefix_space", true, "trim_offsets", false, "use_regex", true), json.get("post_processor"))));
         ((Map<String, Object>) json.get("model")).put("ignore_merges", true);
         Path file = Files.writeString(dir.resolve("tokenizer.json"), Json.write(json));
-        Tokenizer tok = ByteLevelBpeTokenizer.load(file);
+        assertMatchesHuggingFaceLlama3Style(ByteLevelBpeTokenizer.load(file));
+    }
+
+    /** Ids from Hugging Face tokenizers 0.23.2 for tiny-llama's vocabulary behind Llama 3's pipeline. */
+    static void assertMatchesHuggingFaceLlama3Style(Tokenizer tok) {
         assertArrayEquals(new int[] {0, 557, 547, 260, 455, 13, 443, 298, 260, 482, 578, 15},
                 tok.encode("Once upon a time, there was a little girl.", true));
         assertArrayEquals(new int[] {0, 42, 8, 45, 45, 562, 27, 321, 377, 222, 18, 19, 20, 21, 22, 23, 24, 290, 8, 786, 1284, 2, 2, 200, 200, 199,
@@ -77,5 +78,27 @@ class TokenizerGoldenTest {
         assertArrayEquals(new int[] {0, 59, 80, 129, 106, 377, 278, 2656, 129, 104, 27, 222, 164, 253, 111, 162, 120, 107, 222, 160, 248, 227,
                 222, 174, 255, 248, 224, 1924, 1213, 15, 1, 66, 681}, special);
         assertEquals("Zoë's café: 東京 ☃ 😀 — done.after", tok.decode(special), "special tokens are dropped");
+    }
+
+    /** The same vocabulary as a GGUF "gpt2" tokenizer with llama.cpp's "llama-bpe" pre-tokenizer gives the same ids. */
+    @Test
+    @SuppressWarnings("unchecked")
+    void ggufGpt2TokenizerWithLlamaBpePreTokenizer() throws Exception {
+        Path source = SharedAssets.require("models/tiny-llama/tokenizer.json");
+        JsonFields model = JsonFields.of(Json.parse(source), source.toString()).object("model");
+        Map<String, Object> vocab = model.object("vocab").map();
+        String[] tokens = new String[vocab.size()];
+        vocab.forEach((token, id) -> tokens[((Long) id).intValue()] = token);
+        int[] types = new int[tokens.length];
+        java.util.Arrays.fill(types, 1);
+        types[0] = types[1] = 3; // <|begin_of_text|>, <|end_of_text|>: control
+        List<String> merges = model.list("merges").stream().map(m -> String.join(" ", (List<String>) m)).toList();
+        Path file = new polar.formats.GgufWriter().string("tokenizer.ggml.model", "gpt2").string("tokenizer.ggml.pre", "llama-bpe")
+                .strings("tokenizer.ggml.tokens", List.of(tokens)).ints("tokenizer.ggml.token_type", types)
+                .strings("tokenizer.ggml.merges", merges).u32("tokenizer.ggml.bos_token_id", 0).u32("tokenizer.ggml.eos_token_id", 1)
+                .bool("tokenizer.ggml.add_bos_token", true).write(dir.resolve("tok.gguf"));
+        Tokenizer tok = GgufModel.tokenizer(polar.formats.Gguf.open(file, java.lang.foreign.Arena.ofAuto()));
+        assertInstanceOf(ByteLevelBpeTokenizer.class, tok);
+        assertMatchesHuggingFaceLlama3Style(tok);
     }
 }
