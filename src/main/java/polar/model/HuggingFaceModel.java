@@ -26,7 +26,7 @@ final class HuggingFaceModel {
         if (!Files.exists(tokenizerFile))
             throw new FormatException(folder + ": " + TOKENIZER + " is missing (Polar reads the tokenizer from it"
                     + (Files.exists(folder.resolve("tokenizer.model")) ? "; a SentencePiece tokenizer.model alone is not supported" : "") + ")");
-        Tokenizer tokenizer = ByteLevelBpeTokenizer.load(tokenizerFile);
+        Tokenizer tokenizer = BpeTokenizer.load(tokenizerFile);
         Safetensors st = Safetensors.open(folder, arena);
         ModelWeights weights = weights(config, new WeightSet(st.tensors(), folder.toString()));
         return new Model(config, weights, tokenizer, folder);

@@ -12,6 +12,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
@@ -21,12 +22,24 @@ import polar.formats.Json;
 import polar.formats.JsonFields;
 
 /**
- * Byte-level BPE as Hugging Face {@code tokenizers} runs it for GPT-2, OPT and Llama 3 ({@code tokenizer.json}):
- * added tokens are cut out first; the rest is pre-tokenized (ByteLevel's GPT-2 regex, or a Split regex as in
- * Llama 3), each piece's UTF-8 bytes are mapped to printable characters (GPT-2's byte-to-unicode table) and
- * merged by rank. The post-processor's special tokens (a TemplateProcessing BOS) are added on request.
+ * BPE as Hugging Face {@code tokenizers} runs it from {@code tokenizer.json}, in its two common styles:
+ * <ul>
+ * <li>{@link Style#BYTE_LEVEL} (GPT-2, OPT, Llama 3): each piece's UTF-8 bytes are mapped to printable characters
+ *     (GPT-2's byte-to-unicode table) before merging;</li>
+ * <li>{@link Style#METASPACE} (Llama 2, Mistral, TinyLlama: SentencePiece converted to BPE): spaces become '▁'
+ *     (with one prepended), characters outside the vocabulary fall back to {@code <0xXX>} byte tokens.</li>
+ * </ul>
+ * Added tokens are cut out first; the rest is normalized, pre-tokenized (ByteLevel's GPT-2 regex, a Split regex as
+ * in Llama 3, or Metaspace) and merged by rank. The post-processor's special tokens (a TemplateProcessing BOS)
+ * are added on request. GGUF files with {@code tokenizer.ggml.model = "gpt2"} load here too ({@link #fromGguf}).
  */
-public final class ByteLevelBpeTokenizer extends ByteTokenizer {
+public final class BpeTokenizer extends ByteTokenizer {
+
+    /** How text becomes symbols before merging, and tokens become bytes when decoding. */
+    public enum Style { BYTE_LEVEL, METASPACE }
+
+    /** SentencePiece's stand-in for a space. */
+    static final char METASPACE = '\u2581';
 
     /** GPT-2's pre-tokenization regex (used by the ByteLevel pre-tokenizer when {@code use_regex} is true). */
     static final String GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -37,8 +50,9 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
     private record AddedToken(int id, String content, boolean special, boolean lstrip, boolean rstrip) {}
 
     private final String source;
+    private final Style style;
     private final Map<String, Integer> vocab;
-    private final String[] pieces;           // token text in byte-level characters, by id
+    private final String[] pieces;           // token text (byte-level characters or '▁' pieces), by id
     private final Map<Long, Long> merges;    // (left id << 32 | right id) -> (rank << 32 | merged id)
     private final boolean ignoreMerges;
     private final AddedToken[] addedById;    // null for ordinary tokens
@@ -46,17 +60,30 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
     private final UnaryOperator<String> normalizer;
     private final List<PreTokenizerStep> preTokenizer;
     private final int[] prefix, suffix;      // special tokens around the text, from the post-processor
+    private final Metaspace metaspace;       // METASPACE style only
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
 
-    /** One step of pre-tokenization: pieces of text in, finer pieces out. */
+    /**
+     * SentencePiece conventions of the METASPACE style.
+     *
+     * @param byteTokens     the {@code <0xXX>} token of each byte, -1 where none (or all -1 without byte fallback)
+     * @param unk            the unknown token, or -1
+     * @param fuseUnk        consecutive unknown characters give one unknown token
+     * @param stripFirstSpace decoding drops the space that the prefix put before the first word
+     */
+    private record Metaspace(int[] byteTokens, int unk, boolean fuseUnk, boolean stripFirstSpace) {}
+
+    /** One step of pre-tokenization: pieces of text in, finer pieces out; {@code atStart}: the piece begins the input. */
     private interface PreTokenizerStep {
-        List<String> split(String piece);
+        List<String> split(String piece, boolean atStart);
     }
 
-    private ByteLevelBpeTokenizer(String source, Map<String, Integer> vocab, String[] pieces, Map<Long, Long> merges,
-                                  boolean ignoreMerges, AddedToken[] addedById, UnaryOperator<String> normalizer,
-                                  List<PreTokenizerStep> preTokenizer, int[] prefix, int[] suffix) {
+    private BpeTokenizer(String source, Style style, Map<String, Integer> vocab, String[] pieces, Map<Long, Long> merges,
+                         boolean ignoreMerges, AddedToken[] addedById, UnaryOperator<String> normalizer,
+                         List<PreTokenizerStep> preTokenizer, int[] prefix, int[] suffix, Metaspace metaspace) {
         this.source = source;
+        this.style = style;
+        this.metaspace = metaspace;
         this.vocab = vocab;
         this.pieces = pieces;
         this.merges = merges;
@@ -71,15 +98,12 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
     }
 
     /** Reads {@code tokenizer.json} (and, beside it, {@code tokenizer_config.json} when there is no post-processor). */
-    public static ByteLevelBpeTokenizer load(Path file) throws IOException {
+    public static BpeTokenizer load(Path file) throws IOException {
         String src = file.toString();
         JsonFields json = JsonFields.of(Json.parse(file), src);
         JsonFields model = json.object("model");
         String modelType = model.string("type", "BPE");
         if (!modelType.equals("BPE")) throw model.error("type", "is '" + modelType + "': only BPE tokenizers are supported");
-        if (model.bool("byte_fallback", false))
-            throw model.error("byte_fallback", "is true: SentencePiece-style tokenizer.json files are not supported (byte-level BPE only)");
-
         JsonFields vocabJson = model.object("vocab");
         Map<String, Integer> vocab = new HashMap<>();
         int size = 0;
@@ -116,23 +140,30 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
         }
         Map<Long, Long> merges = mergeTable(vocab, pairs, (rank, why) -> model.error("merges", "entry " + rank + " (" + Json.write(mergeList.get(rank)) + ") " + why));
 
-        UnaryOperator<String> normalizer = normalizer(json.objectOrNull("normalizer"));
-        boolean[] byteLevel = {false};
+        JsonFields normalizerJson = json.objectOrNull("normalizer"), preJson = json.objectOrNull("pre_tokenizer"), decoder = json.objectOrNull("decoder");
+        UnaryOperator<String> normalizer = normalizer(normalizerJson);
         List<PreTokenizerStep> pre = new ArrayList<>();
-        JsonFields preJson = json.objectOrNull("pre_tokenizer");
-        if (preJson != null) preTokenizer(preJson, pre, byteLevel);
-        JsonFields decoder = json.objectOrNull("decoder");
-        if (!byteLevel[0] && !(decoder != null && mentionsByteLevel(decoder)))
-            throw new FormatException(src + ": not a byte-level BPE tokenizer (no ByteLevel pre-tokenizer or decoder); unsupported");
+        if (preJson != null) preTokenizer(preJson, pre);
+        Style style;
+        Metaspace metaspace = null;
+        if (mentions(preJson, "ByteLevel") || mentions(decoder, "ByteLevel")) style = Style.BYTE_LEVEL;
+        else if (model.bool("byte_fallback", false) || mentions(preJson, "Metaspace") || mentions(normalizerJson, String.valueOf(METASPACE))) {
+            style = Style.METASPACE;
+            int[] byteTokens = new int[256];
+            for (int b = 0; b < 256; b++) byteTokens[b] = model.bool("byte_fallback", false) ? vocab.getOrDefault(byteToken(b), -1) : -1;
+            int unk = model.has("unk_token") ? vocab.getOrDefault(model.string("unk_token"), -1) : -1;
+            boolean strip = mentions(decoder, "Strip") || (mentions(decoder, "Metaspace") && !mentions(decoder, "\"never\""));
+            metaspace = new Metaspace(byteTokens, unk, model.bool("fuse_unk", false), strip);
+        } else throw new FormatException(src + ": neither a byte-level nor a SentencePiece-style (Metaspace, byte fallback) BPE tokenizer; unsupported");
 
         List<Integer> prefix = new ArrayList<>(), suffix = new ArrayList<>();
         JsonFields post = json.objectOrNull("post_processor");
         if (post != null) postProcessor(post, prefix, suffix);
         else addBosFromTokenizerConfig(file.resolveSibling("tokenizer_config.json"), vocab, addedById, prefix);
 
-        return new ByteLevelBpeTokenizer(src, vocab, pieces, merges, model.bool("ignore_merges", false), addedById,
+        return new BpeTokenizer(src, style, vocab, pieces, merges, model.bool("ignore_merges", false), addedById,
                 normalizer, pre, prefix.stream().mapToInt(Integer::intValue).toArray(),
-                suffix.stream().mapToInt(Integer::intValue).toArray());
+                suffix.stream().mapToInt(Integer::intValue).toArray(), metaspace);
     }
 
     /** "left right" (a merge as written in tokenizer.json and GGUF); the left part is never empty. */
@@ -162,7 +193,7 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
      * The tokenizer of a GGUF file with {@code tokenizer.ggml.model = "gpt2"} (Llama 3, GPT-2 style): byte-level tokens
      * and merges, control and user-defined tokens matched in the text, the regex that {@code tokenizer.ggml.pre} names.
      */
-    public static ByteLevelBpeTokenizer fromGguf(polar.formats.Gguf g) {
+    public static BpeTokenizer fromGguf(polar.formats.Gguf g) {
         String src = g.file().toString();
         List<String> tokens = g.strings("tokenizer.ggml.tokens");
         long[] types = g.has("tokenizer.ggml.token_type") ? g.integers("tokenizer.ggml.token_type") : new long[tokens.size()];
@@ -193,8 +224,8 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
         Pattern pattern = Pattern.compile(regex, Pattern.UNICODE_CHARACTER_CLASS);
         int[] prefix = g.bool("tokenizer.ggml.add_bos_token", false) ? new int[] {(int) g.integer("tokenizer.ggml.bos_token_id")} : new int[0];
         int[] suffix = g.bool("tokenizer.ggml.add_eos_token", false) ? new int[] {(int) g.integer("tokenizer.ggml.eos_token_id")} : new int[0];
-        return new ByteLevelBpeTokenizer(src, vocab, tokens.toArray(String[]::new), merges, regex.equals(LLAMA3_PATTERN), addedById,
-                t -> t, List.of(t -> split(pattern, t, "Isolated")), prefix, suffix);
+        return new BpeTokenizer(src, Style.BYTE_LEVEL, vocab, tokens.toArray(String[]::new), merges, regex.equals(LLAMA3_PATTERN), addedById,
+                t -> t, List.of((t, atStart) -> split(pattern, t, "Isolated")), prefix, suffix, null);
     }
 
     private static UnaryOperator<String> normalizer(JsonFields n) {
@@ -203,6 +234,15 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
         return switch (type) {
             case "NFC" -> s -> Normalizer.normalize(s, Normalizer.Form.NFC);
             case "NFKC" -> s -> Normalizer.normalize(s, Normalizer.Form.NFKC);
+            case "Prepend" -> { String p = n.string("prepend"); yield s -> s.isEmpty() ? s : p + s; }
+            case "Replace" -> {
+                JsonFields pattern = n.object("pattern");
+                String content = n.string("content");
+                if (pattern.has("String")) { String from = pattern.string("String"); yield s -> s.replace(from, content); }
+                Pattern regex = Pattern.compile(pattern.string("Regex"), Pattern.UNICODE_CHARACTER_CLASS);
+                String replacement = Matcher.quoteReplacement(content);
+                yield s -> regex.matcher(s).replaceAll(replacement);
+            }
             case "Sequence" -> {
                 UnaryOperator<String> all = s -> s;
                 for (JsonFields step : n.objects("normalizers")) {
@@ -215,21 +255,37 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
         };
     }
 
-    private static boolean mentionsByteLevel(JsonFields f) {
-        return Json.write(f.map()).contains("\"ByteLevel\"");
+    /** Whether a tokenizer.json component (null: absent) names {@code what} (a type, usually) anywhere inside. */
+    private static boolean mentions(JsonFields component, String what) {
+        return component != null && Json.write(component.map()).contains(what.startsWith("\"") ? what : "\"" + what + "\"");
     }
 
-    private static void preTokenizer(JsonFields p, List<PreTokenizerStep> steps, boolean[] byteLevel) {
+    static String byteToken(int b) { return String.format("<0x%02X>", b); }
+
+    private static void preTokenizer(JsonFields p, List<PreTokenizerStep> steps) {
         String type = p.string("type");
         switch (type) {
-            case "Sequence" -> { for (JsonFields s : p.objects("pretokenizers")) preTokenizer(s, steps, byteLevel); }
+            case "Sequence" -> { for (JsonFields s : p.objects("pretokenizers")) preTokenizer(s, steps); }
             case "ByteLevel" -> {
-                byteLevel[0] = true;
-                if (p.bool("add_prefix_space", false)) steps.add(s -> List.of(s.startsWith(" ") ? s : " " + s));
+                if (p.bool("add_prefix_space", false)) steps.add((s, atStart) -> List.of(s.startsWith(" ") ? s : " " + s));
                 if (p.bool("use_regex", true)) {
                     Pattern gpt2 = Pattern.compile(GPT2_PATTERN, Pattern.UNICODE_CHARACTER_CLASS);
-                    steps.add(s -> split(gpt2, s, "Isolated"));
+                    steps.add((s, atStart) -> split(gpt2, s, "Isolated"));
                 }
+            }
+            case "Metaspace" -> {
+                String replacement = p.string("replacement", String.valueOf(METASPACE));
+                // older files: add_prefix_space; newer: prepend_scheme always | first | never
+                String scheme = p.has("prepend_scheme") ? p.string("prepend_scheme") : p.bool("add_prefix_space", true) ? "always" : "never";
+                if (!List.of("always", "first", "never").contains(scheme)) throw p.error("prepend_scheme", "is '" + scheme + "': not supported");
+                boolean split = p.bool("split", true);
+                Pattern delimiter = Pattern.compile(Pattern.quote(replacement));
+                steps.add((s, atStart) -> {
+                    String r = s.replace(" ", replacement);
+                    boolean prepend = scheme.equals("always") || (scheme.equals("first") && atStart);
+                    if (prepend && !r.startsWith(replacement)) r = replacement + r;
+                    return split ? split(delimiter, r, "MergedWithNext") : List.of(r);
+                });
             }
             case "Split" -> {
                 JsonFields pattern = p.object("pattern");
@@ -239,9 +295,9 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
                 if (p.bool("invert", false)) throw p.error("invert", "is true: inverted Split is not supported");
                 if (!List.of("Isolated", "Removed", "MergedWithPrevious", "MergedWithNext").contains(behavior))
                     throw p.error("behavior", "is '" + behavior + "': not supported");
-                steps.add(s -> split(regex, s, behavior));
+                steps.add((s, atStart) -> split(regex, s, behavior));
             }
-            default -> throw p.error("type", "is '" + type + "': this pre-tokenizer is not supported (ByteLevel, Split, Sequence are)");
+            default -> throw p.error("type", "is '" + type + "': this pre-tokenizer is not supported (ByteLevel, Metaspace, Split, Sequence are)");
         }
     }
 
@@ -314,12 +370,12 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
             int end = pos + match.content.length();
             int textEnd = pos;
             if (match.lstrip) while (textEnd > start && Character.isWhitespace(text.charAt(textEnd - 1))) textEnd--;
-            encodeText(text.substring(start, textEnd), out);
+            encodeText(text.substring(start, textEnd), start == 0, out);
             out.add(match.id);
             if (match.rstrip) while (end < text.length() && Character.isWhitespace(text.charAt(end))) end++;
             start = pos = end;
         }
-        encodeText(text.substring(start), out);
+        encodeText(text.substring(start), start == 0, out);
         if (addBos) out.addAll(suffix);
         return out.toArray();
     }
@@ -329,50 +385,81 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
         return null;
     }
 
-    private void encodeText(String text, IntList out) {
+    /** Encodes text between added tokens; {@code atStart}: it begins the input (Metaspace's "first" prefix). */
+    private void encodeText(String text, boolean atStart, IntList out) {
         if (text.isEmpty()) return;
         List<String> parts = List.of(normalizer.apply(text));
-        for (PreTokenizerStep step : preTokenizer) {
+        for (int i = 0; i < preTokenizer.size(); i++) {
             List<String> next = new ArrayList<>();
-            for (String part : parts) next.addAll(step.split(part));
+            for (int j = 0; j < parts.size(); j++) next.addAll(preTokenizer.get(i).split(parts.get(j), atStart && j == 0));
             parts = next;
         }
         for (String part : parts) {
             int[] ids = cache.get(part);
             if (ids == null) {
-                ids = bpe(ByteLevel.encode(part.getBytes(StandardCharsets.UTF_8)));
+                ids = bpe(style == Style.BYTE_LEVEL ? ByteLevel.encode(part.getBytes(StandardCharsets.UTF_8)) : part);
                 if (cache.size() < 200_000) cache.put(part, ids);
             }
             out.addAll(ids);
         }
     }
 
-    /** Merges the byte-level characters of {@code word}, lowest rank first (leftmost on ties). */
+    /** The symbols that merging starts from: one per character, or byte tokens / unknown for characters outside the vocabulary. */
+    private IntList symbols(String word) {
+        IntList symbols = new IntList();
+        for (int i = 0; i < word.length(); ) {
+            int cp = word.codePointAt(i);
+            String ch = word.substring(i, i + Character.charCount(cp));
+            i += ch.length();
+            Integer id = vocab.get(ch);
+            if (id != null) { symbols.add(id); continue; }
+            if (style == Style.BYTE_LEVEL) throw new FormatException(source + ": byte-level character '" + ch + "' is not in the vocabulary");
+            byte[] bytes = ch.getBytes(StandardCharsets.UTF_8);
+            boolean allBytes = true;
+            for (byte b : bytes) allBytes &= metaspace.byteTokens[b & 0xFF] >= 0;
+            if (allBytes) for (byte b : bytes) symbols.add(metaspace.byteTokens[b & 0xFF]);
+            else if (metaspace.unk < 0) throw new FormatException(source + ": character '" + ch + "' has no token, no byte fallback and no unk_token");
+            else if (!(metaspace.fuseUnk && symbols.size() > 0 && symbols.get(symbols.size() - 1) == metaspace.unk)) symbols.add(metaspace.unk);
+        }
+        return symbols;
+    }
+
+    /** Merges the symbols of {@code word}, lowest rank first (leftmost on ties). */
     private int[] bpe(String word) {
         if (ignoreMerges) {
             Integer whole = vocab.get(word);
             if (whole != null) return new int[] {whole};
         }
-        int n = word.length();
-        int[] symbols = new int[n];
-        for (int i = 0; i < n; i++) {
-            Integer id = vocab.get(word.substring(i, i + 1));
-            if (id == null) throw new FormatException(source + ": byte-level character '" + word.charAt(i) + "' is not in the vocabulary");
-            symbols[i] = id;
+        int[] symbols = symbols(word).toArray();
+        int n = symbols.length;
+        // Symbols form a linked list; candidate merges wait in a heap ordered by (rank, position), so a word
+        // (a whole text, for SentencePiece-style files without a pre-tokenizer) costs O(n log n).
+        int[] next = new int[n], prev = new int[n];
+        for (int i = 0; i < n; i++) { next[i] = i + 1 < n ? i + 1 : -1; prev[i] = i - 1; }
+        PriorityQueue<Long> heap = new PriorityQueue<>();
+        for (int i = 0; i + 1 < n; i++) offer(heap, symbols, i, i + 1);
+        while (!heap.isEmpty()) {
+            long top = heap.poll();
+            int rank = (int) (top >>> 32), at = (int) top, right = next[at];
+            if (symbols[at] < 0 || right < 0) continue;
+            Long m = merges.get(((long) symbols[at] << 32) | symbols[right]);
+            if (m == null || (int) (m >>> 32) != rank) continue; // stale: a neighbour was merged meanwhile
+            symbols[at] = (int) (long) m; // low 32 bits: the merged token
+            symbols[right] = -1;
+            next[at] = next[right];
+            if (next[at] >= 0) prev[next[at]] = at;
+            if (prev[at] >= 0) offer(heap, symbols, prev[at], at);
+            if (next[at] >= 0) offer(heap, symbols, at, next[at]);
         }
-        while (n > 1) {
-            long best = Long.MAX_VALUE;
-            int at = -1;
-            for (int i = 0; i + 1 < n; i++) {
-                Long m = merges.get(((long) symbols[i] << 32) | symbols[i + 1]);
-                if (m != null && m < best) { best = m; at = i; }
-            }
-            if (at < 0) break;
-            symbols[at] = (int) best; // low 32 bits: the merged token
-            System.arraycopy(symbols, at + 2, symbols, at + 1, n - at - 2);
-            n--;
-        }
-        return Arrays.copyOf(symbols, n);
+        IntList out = new IntList();
+        for (int i = n > 0 ? 0 : -1; i >= 0; i = next[i]) out.add(symbols[i]);
+        return out.toArray();
+    }
+
+    /** Queues the merge of the symbols at {@code left} and {@code right}, if they have one, as (rank << 32 | left). */
+    private void offer(PriorityQueue<Long> heap, int[] symbols, int left, int right) {
+        Long m = merges.get(((long) symbols[left] << 32) | symbols[right]);
+        if (m != null) heap.add((m >>> 32) << 32 | left);
     }
 
     // ---- decoding ----
@@ -386,13 +473,32 @@ public final class ByteLevelBpeTokenizer extends ByteTokenizer {
             return;
         }
         String piece = pieces[id];
-        if (piece != null) ByteLevel.decode(piece, out);
+        if (piece == null) return;
+        if (style == Style.BYTE_LEVEL) { ByteLevel.decode(piece, out); return; }
+        int b = byteValue(piece);
+        if (b >= 0 && metaspace.byteTokens[b] == id) out.write(b);
+        else out.writeBytes(piece.replace(METASPACE, ' ').getBytes(StandardCharsets.UTF_8));
     }
+
+    /** The byte of a {@code <0xXX>} piece, or -1. */
+    static int byteValue(String piece) {
+        if (piece.length() != 6 || !piece.startsWith("<0x") || piece.charAt(5) != '>') return -1;
+        int hi = Character.digit(piece.charAt(3), 16), lo = Character.digit(piece.charAt(4), 16);
+        return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+    }
+
+    @Override
+    boolean removesPrefixSpace() { return metaspace != null && metaspace.stripFirstSpace; }
+
+    @Override
+    boolean isBos(int id) { return prefix.length > 0 && prefix[0] == id; }
+
+    public Style style() { return style; }
 
     @Override
     public int vocabSize() { return pieces.length; }
 
-    /** The token's text as stored in the vocabulary (byte-level characters), for diagnostics. */
+    /** The token's text as stored in the vocabulary, for diagnostics. */
     public String piece(int id) { return pieces[id]; }
 
     /** Ids added before the text by {@code encode(text, true)}. */
