@@ -7,9 +7,10 @@ import polar.tornado.graph.Grid;
  *
  * <p>A {@code KernelContext} kernel gets exactly the work-groups its {@link Grid} asks for. A
  * {@code @Parallel} kernel's generated loops are grid-stride, so any launch covers its range:
- * threads go first to the innermost dimension (the loop over contiguous elements, so a warp's
- * accesses coalesce), 256 per block unless the grid gives a local size, and the grid is capped
- * at one full wave of the device ({@code SMs * 2048 / threads per block} blocks).
+ * 256 threads per block unless the grid gives a local size, given first to dimension x (the
+ * outermost loop; as in CUDA, a kernel makes x the dimension of contiguous elements so that a
+ * warp's accesses coalesce), and the grid is capped at one full wave of the device
+ * ({@code SMs * 2048 / threads per block} blocks), trimming dimensions z, then y, then x.
  */
 public record LaunchGeometry(int gridX, int gridY, int gridZ, int blockX, int blockY, int blockZ) {
     /** Threads per block chosen for {@code @Parallel} kernels. */
@@ -26,7 +27,7 @@ public record LaunchGeometry(int gridX, int gridY, int gridZ, int blockX, int bl
             for (int d = 0; d < dims; d++) block[d] = grid.local(d);
         } else {
             int budget = PARALLEL_BLOCK_THREADS;
-            for (int d = dims - 1; d >= 0; d--) {
+            for (int d = 0; d < dims; d++) {
                 block[d] = (int) Math.min(budget, nextPowerOfTwo(grid.global(d)));
                 budget /= block[d];
             }
@@ -41,9 +42,9 @@ public record LaunchGeometry(int gridX, int gridY, int gridZ, int blockX, int bl
             }
         } else {
             long cap = (long) Math.max(1, multiprocessors) * Math.max(1, MAX_THREADS_PER_SM / threads);
-            blocks[2] = (int) Math.min(blocks[2], Math.min(cap, MAX_GRID_YZ));
-            blocks[1] = (int) Math.min(blocks[1], Math.min(Math.max(1, cap / blocks[2]), MAX_GRID_YZ));
-            blocks[0] = (int) Math.min(blocks[0], Math.max(1, cap / ((long) blocks[1] * blocks[2])));
+            blocks[0] = (int) Math.min(blocks[0], cap);
+            blocks[1] = (int) Math.min(blocks[1], Math.min(Math.max(1, cap / blocks[0]), MAX_GRID_YZ));
+            blocks[2] = (int) Math.min(blocks[2], Math.min(Math.max(1, cap / ((long) blocks[0] * blocks[1])), MAX_GRID_YZ));
         }
         return new LaunchGeometry(blocks[0], blocks[1], blocks[2], block[0], block[1], block[2]);
     }

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import polar.runtime.Accuracy;
 import polar.tornado.graph.Arg;
 import polar.tornado.graph.Buffer;
 import polar.tornado.graph.GemmTask;
@@ -37,7 +38,7 @@ import polar.tornado.types.IntArray;
  */
 class CudaBackendTest {
     private static CudaBackend cuda;
-    private final long seed = System.nanoTime();
+    private final long seed = Accuracy.seed();
     private final Random random = new Random(seed);
 
     @BeforeAll
@@ -144,7 +145,7 @@ class CudaBackendTest {
         TaskGraph g = new TaskGraph("saxpy");
         g.parallel(HandWrittenKernels::saxpy, Grid.of(n), dx, dy, Arg.f32(a), Arg.i32(n));
         cuda.compile(g).run();
-        assertRelativeError(expected, cuda.read(dy).toArray(), 1e-6, "saxpy");
+        Accuracy.assertClose(expected, Accuracy.values(cuda.read(dy)), 1e-6, "saxpy seed=" + seed);
         cuda.free(dx);
         cuda.free(dy);
     }
@@ -171,12 +172,12 @@ class CudaBackendTest {
 
     @Test
     void twoDimensionalParallelKernelCoversEveryElement() {
-        int rows = 37, cols = 1000;
+        int rows = 1037, cols = 1000; // more blocks than one wave: the grid-stride loops cover the rest
         FloatArray in = randomFloats(rows * cols), bias = randomFloats(cols);
         Buffer<FloatArray> din = cuda.upload(in, "in"), dbias = cuda.upload(bias, "bias");
         Buffer<FloatArray> dout = poisoned(ElementType.F32, rows * cols, "out");
         TaskGraph g = new TaskGraph("bias");
-        g.parallel(HandWrittenKernels::addBias, Grid.of(rows, cols), din, dbias, dout, Arg.i32(rows), Arg.i32(cols));
+        g.parallel(HandWrittenKernels::addBias, Grid.of(cols, rows), din, dbias, dout, Arg.i32(rows), Arg.i32(cols));
         cuda.compile(g).run();
         float[] out = cuda.read(dout).toArray();
         for (int r = 0; r < rows; r++) {
@@ -196,7 +197,7 @@ class CudaBackendTest {
         TaskGraph g = new TaskGraph("row sums");
         g.kernel(HandWrittenKernels::rowSums, Grid.groups(rows, 256), din, sums);
         cuda.compile(g).run();
-        assertRelativeError(expected, cuda.read(sums).toArray(), 1e-5, "row sums");
+        Accuracy.assertClose(expected, Accuracy.values(cuda.read(sums)), Accuracy.F32, "row sums seed=" + seed);
         cuda.free(din);
         cuda.free(sums);
     }
@@ -245,7 +246,7 @@ class CudaBackendTest {
         DeviceArray out = cuda.read(dc);
         double[] actual = new double[m * n];
         for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) actual[i * n + j] = value(out, cOff + (long) i * ldc + j);
-        assertRelativeError(expected, actual, tolerance, "gemm " + inputName + " -> " + outputName);
+        Accuracy.assertClose(expected, actual, tolerance, "gemm " + inputName + " -> " + outputName + " seed=" + seed);
         // C's padding (columns n..ldc) and the offset before it are not written
         for (long e = 0; e < out.getSize(); e++) {
             long col = (e - cOff) % ldc;
@@ -347,9 +348,7 @@ class CudaBackendTest {
     // ---- helpers
 
     private FloatArray randomFloats(int n) {
-        FloatArray a = new FloatArray(n);
-        for (int k = 0; k < n; k++) a.set(k, random.nextFloat() * 2 - 1);
-        return a;
+        return Accuracy.randomFloats(random, n);
     }
 
     private DeviceArray randomArray(ElementType<?> type, int n) {
@@ -385,11 +384,9 @@ class CudaBackendTest {
         };
     }
 
-    /** A device buffer filled with NaN (float types) so that unwritten elements show. */
-    private <T extends DeviceArray> Buffer<T> poisoned(ElementType<T> type, int n, String label) {
-        MemorySegment nan = Arena.ofAuto().allocate((long) n * type.bytes());
-        nan.fill((byte) 0xFF); // all-ones: NaN in f32, f16 and bf16
-        return cuda.upload(type, nan, label);
+    /** A device buffer filled with NaN so that unwritten elements show. */
+    private static <T extends DeviceArray> Buffer<T> poisoned(ElementType<T> type, int n, String label) {
+        return cuda.upload(type, Accuracy.poison(type, n).segment(), label);
     }
 
     private void assertBytesEqual(MemorySegment expected, MemorySegment actual, String what) {
@@ -397,22 +394,4 @@ class CudaBackendTest {
         assertEquals(-1, mismatch, what + ": first differing byte (seed " + seed + ")");
     }
 
-    private void assertRelativeError(double[] expected, float[] actual, double tolerance, String what) {
-        double[] a = new double[actual.length];
-        for (int k = 0; k < a.length; k++) a[k] = actual[k];
-        assertRelativeError(expected, a, tolerance, what);
-    }
-
-    /** ||actual - expected|| / ||expected|| within tolerance; NaN never passes. */
-    private void assertRelativeError(double[] expected, double[] actual, double tolerance, String what) {
-        assertEquals(expected.length, actual.length, what + ": length");
-        double diff = 0, norm = 0;
-        for (int k = 0; k < expected.length; k++) {
-            if (Double.isNaN(actual[k])) throw new AssertionError(what + ": NaN at element " + k + " (seed " + seed + ")");
-            diff += (actual[k] - expected[k]) * (actual[k] - expected[k]);
-            norm += expected[k] * expected[k];
-        }
-        double error = Math.sqrt(diff / norm);
-        assertTrue(error <= tolerance, what + ": relative error " + error + " > " + tolerance + " (seed " + seed + ")");
-    }
 }

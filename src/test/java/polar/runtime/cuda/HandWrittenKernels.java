@@ -44,17 +44,17 @@ final class HandWrittenKernels {
             }
             """);
 
-    /** 2-D: {@code out[r][c] = in[r][c] + bias[c]}, rows outer (x), columns inner (y). */
+    /** 2-D: {@code out[r][c] = in[r][c] + bias[c]}, contiguous columns in x (outer loop), rows in y. */
     static void addBias(FloatArray in, FloatArray bias, FloatArray out, int rows, int cols) {
-        for (@Parallel int r = 0; r < rows; r++) {
-            for (@Parallel int c = 0; c < cols; c++) out.set(r * cols + c, in.get(r * cols + c) + bias.get(c));
+        for (@Parallel int c = 0; c < cols; c++) {
+            for (@Parallel int r = 0; r < rows; r++) out.set(r * cols + c, in.get(r * cols + c) + bias.get(c));
         }
     }
 
     static final KernelSource ADD_BIAS = new KernelSource("add_bias", Dialect.CUDA, """
             extern "C" __global__ void add_bias(const float* in, int in_size, const float* bias, int bias_size, float* out, int out_size, int rows, int cols) {
-                for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += blockDim.x * gridDim.x)
-                    for (int c = blockIdx.y * blockDim.y + threadIdx.y; c < cols; c += blockDim.y * gridDim.y)
+                for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += blockDim.x * gridDim.x)
+                    for (int r = blockIdx.y * blockDim.y + threadIdx.y; r < rows; r += blockDim.y * gridDim.y)
                         out[r * cols + c] = in[r * cols + c] + bias[c];
             }
             """);

@@ -24,18 +24,19 @@ class LaunchGeometryTest {
     }
 
     @Test
-    void innermostDimensionGetsTheThreadsFirst() {
-        // rows outer (x), contiguous columns inner (y): a warp walks along a row.
-        assertEquals(new LaunchGeometry(37, 4, 1, 1, 256, 1), LaunchGeometry.of(Grid.of(37, 1000), false, H100_SMS));
+    void dimensionXGetsTheThreadsFirst() {
+        // contiguous columns in x, rows in y: a warp walks along a row.
+        assertEquals(new LaunchGeometry(4, 37, 1, 256, 1, 1), LaunchGeometry.of(Grid.of(1000, 37), false, H100_SMS));
         // few columns: the rest of the block goes to rows.
-        assertEquals(new LaunchGeometry(128, 1, 1, 32, 8, 1), LaunchGeometry.of(Grid.of(4096, 8), false, H100_SMS));
+        assertEquals(new LaunchGeometry(1, 128, 1, 8, 32, 1), LaunchGeometry.of(Grid.of(8, 4096), false, H100_SMS));
     }
 
     @Test
     void parallelGridIsCappedInEveryDimension() {
         LaunchGeometry g = LaunchGeometry.of(Grid.of(100_000, 100_000), false, H100_SMS);
-        assertEquals(1, g.blockX());
-        assertEquals(256, g.blockY());
+        assertEquals(256, g.blockX());
+        assertEquals(1, g.blockY());
+        assertEquals(391, g.gridX(), "x keeps its blocks; y is walked by the grid-stride loop");
         long blocks = (long) g.gridX() * g.gridY() * g.gridZ();
         assertTrue(blocks <= H100_SMS * 8 && blocks > H100_SMS * 4, g.toString());
     }
