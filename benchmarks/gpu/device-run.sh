@@ -40,7 +40,7 @@ if ! ldconfig -p | grep -q 'libnvrtc.so.1[23]' || ! ldconfig -p | grep -q 'libcu
   export POLAR_CUDA_LIBS="${extra#:}"
 fi
 
-CP="$CARRY/lib/*"
+CP=$(printf '%s:' "$CARRY"/lib/*.jar); CP=${CP%:}  # explicit jars: JUnit's --class-path does not expand lib/*
 JVM_ARGS=(--enable-native-access=ALL-UNNAMED -Xss4m -Xmx24g -Dpolar.shared="$ROOT/shared")
 failures=0
 
@@ -68,8 +68,8 @@ step_test() { # selector [junit args]
   echo "== test $selector"
   local t0=$SECONDS
   "$JAVA" "${JVM_ARGS[@]}" -jar "$CARRY/junit-platform-console-standalone.jar" execute \
-      --class-path "$CARRY/test-classes:$CARRY/lib/*" $kind "$selector" --reports-dir "$reports" \
-      --details=tree --disable-banner "$@"
+      --class-path "$CARRY/test-classes:$CP" $kind "$selector" --reports-dir "$reports" \
+      --details=tree --disable-banner --disable-ansi-colors "$@"
   local rc=$?
   cp "$reports"/TEST-junit-jupiter.xml "$OUT/junit-${selector##*.}.xml" 2>/dev/null
   local counts

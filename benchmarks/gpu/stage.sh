@@ -30,7 +30,7 @@ export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"
 CARRY="$CHECKOUT/.carry"
 JUNIT_CONSOLE=org.junit.platform:junit-platform-console-standalone:1.14.1
 JUNIT_JAR="$HOME/.m2/repository/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar"
-MODULES=java.base,java.compiler,jdk.compiler,jdk.unsupported,java.management,jdk.httpserver,java.net.http
+MODULES=java.base,java.compiler,jdk.compiler,jdk.unsupported,java.logging,java.xml,java.management,jdk.management,jdk.httpserver,java.net.http
 
 git -C "$CHECKOUT" check-ignore -q .carry/x || { echo "$CHECKOUT/.carry is not git-ignored there; refusing to stage" >&2; exit 1; }
 
