@@ -233,7 +233,7 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
         @Override
         String floatToIntegral(String x, Prim to) {
             // cvt.rzi saturates and maps NaN to 0, as Java does
-            return to == Prim.LONG ? "(long long) (" + x + ")" : "(" + type(to) + ") (int) (" + x + ")";
+            return to == Prim.LONG ? "(long long) (" + x + ")" : to == Prim.INT ? "(int) (" + x + ")" : "(" + type(to) + ") (int) (" + x + ")";
         }
 
         @Override

@@ -474,13 +474,18 @@ final class Translator {
 
         void loopBody(StatementTree s, Loop loop) {
             loops.push(loop);
-            body(s);
-            loops.pop();
-            if (loop.labelUsed[1]) {
+            if (loop.label == null) {
+                body(s);
+            } else {
+                // the body in a block of its own, so "goto continue" skips no declaration in scope at the label (C++)
                 indent++;
-                line(continueLabel(loop.label) + ": ;");
+                line("{");
+                body(s);
+                line("}");
+                if (loop.labelUsed[1]) line(continueLabel(loop.label) + ": ;");
                 indent--;
             }
+            loops.pop();
         }
 
         void labeled(LabeledStatementTree l) {
@@ -975,6 +980,8 @@ final class Translator {
                 String r = receiver.toString();
                 Class<?> c = r.equals("this") || r.equals("super") ? null : unit.resolveClass(r, owner);
                 if (c != null) return staticCall(mi, c, name, args);
+            } else {
+                expr(receiver); // reports what the receiver itself does wrong, such as an allocation
             }
             throw error(mi, "instance method calls are not supported in kernels: " + mi
                     + " (only buffer methods, KernelContext intrinsics, Math functions and static methods of kernel classes)");
@@ -1158,7 +1165,7 @@ final class Translator {
                 }
                 default -> { }
             }
-            throw error(mi, what + " is not supported in kernels (get, set, getSize and the wide loads are)");
+            throw error(mi, "instance method " + what + " is not supported in kernels (buffers offer get, set, getSize and the wide loads)");
         }
 
         Expr contextCall(MethodInvocationTree mi, String name, List<? extends ExpressionTree> args) {
@@ -1374,6 +1381,9 @@ final class Translator {
         /** {@code e} converted to {@code t} as an assignment would (explicitly, so overloaded OpenCL builtins see the right type). */
         Expr convert(Expr e, Prim t, Tree site) {
             if (e.type == t) return e;
+            if (e.type == Prim.INT && t.floating() && e.code.matches("\\d+")) {
+                return new Expr(e.code + (t == Prim.FLOAT ? ".0f" : ".0"), t); // 0 -> 0.0f
+            }
             if (!(e.type instanceof Prim from) || from == Prim.VOID) {
                 throw error(site == null ? method : site, "a " + t + " value is expected, not " + e.type);
             }
