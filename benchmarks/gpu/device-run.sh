@@ -13,6 +13,7 @@
 #   bash .carry/bin/device-run.sh env test:polar.runtime.cuda "main:polar.bench.KernelBench --json $OUT/kernelbench.json"
 # Output: everything goes to stdout and $OUT/device-run.log; JUnit XML to $OUT/junit-<selector>.xml;
 # a summary table (one line per step) is printed last. Exit status: the number of failed steps.
+# STEP_TIMEOUT (seconds, default 300) bounds each test or main step.
 set -u
 ROOT=$(pwd)
 CARRY="$ROOT/.carry"
@@ -41,6 +42,7 @@ if ! ldconfig -p | grep -q 'libnvrtc.so.1[23]' || ! ldconfig -p | grep -q 'libcu
 fi
 
 CP=$(printf '%s:' "$CARRY"/lib/*.jar); CP=${CP%:}  # explicit jars: JUnit's --class-path does not expand lib/*
+STEP_TIMEOUT=${STEP_TIMEOUT:-300}  # seconds per test or main step
 JVM_ARGS=(--enable-native-access=ALL-UNNAMED -Xss4m -Xmx24g -Dpolar.shared="$ROOT/shared")
 failures=0
 
@@ -67,7 +69,7 @@ step_test() { # selector [junit args]
   local reports; reports=$(mktemp -d)
   echo "== test $selector"
   local t0=$SECONDS
-  "$JAVA" "${JVM_ARGS[@]}" -jar "$CARRY/junit-platform-console-standalone.jar" execute \
+  timeout -s KILL "$STEP_TIMEOUT" "$JAVA" "${JVM_ARGS[@]}" -jar "$CARRY/junit-platform-console-standalone.jar" execute \
       --class-path "$CARRY/test-classes:$CP" $kind "$selector" --reports-dir "$reports" \
       --details=tree --disable-banner --disable-ansi-colors "$@"
   local rc=$?
@@ -81,7 +83,7 @@ step_main() { # class [args]
   local class=$1; shift
   echo "== main $class $*"
   local t0=$SECONDS
-  "$JAVA" "${JVM_ARGS[@]}" -cp "$CP" "$class" "$@"
+  timeout -s KILL "$STEP_TIMEOUT" "$JAVA" "${JVM_ARGS[@]}" -cp "$CP" "$class" "$@"
   local rc=$?
   record "main ${class##*.}" "$([ $rc = 0 ] && echo ok || echo FAIL)" $((SECONDS - t0)) "exit $rc"
 }

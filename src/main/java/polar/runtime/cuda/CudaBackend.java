@@ -138,7 +138,7 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized <T extends DeviceArray> Buffer<T> allocate(ElementType<T> type, long length, String label) {
         CudaBuffer<T> buffer = newBuffer(type, length, label);
-        driver.memsetD8Async(buffer.address(), (byte) 0, buffer.byteSize(), stream);
+        if (length > 0) driver.memsetD8Async(buffer.address(), (byte) 0, buffer.byteSize(), stream);
         return buffer;
     }
 
