@@ -9,6 +9,7 @@
 #   env                          driver, GPU, CUDA libraries, Java
 #   test:SELECTOR [junit args]   JUnit: SELECTOR is a package (polar.runtime.cuda) or a class (polar.runtime.KernelSuiteTest)
 #   main:CLASS [args]            java CLASS args (e.g. "main:polar.bench.KernelBench --json $OUT/kernelbench.json")
+#   nvcc:FILE.cu [args]          builds a native CUDA C++ program for this GPU (nvcc, -lcuda) and runs it
 # Example, as the command of a `run` call with carry [".carry"]:
 #   bash .carry/bin/device-run.sh env test:polar.runtime.cuda "main:polar.bench.KernelBench --json $OUT/kernelbench.json"
 # Output: everything goes to stdout and $OUT/device-run.log; JUnit XML to $OUT/junit-<selector>.xml;
@@ -88,12 +89,28 @@ step_main() { # class [args]
   record "main ${class##*.}" "$([ $rc = 0 ] && echo ok || echo FAIL)" $((SECONDS - t0)) "exit $rc"
 }
 
+step_nvcc() { # file.cu [args]
+  local src=$1; shift
+  local bin; bin=/tmp/$(basename "$src" .cu)
+  local arch; arch=sm_$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n 1 | tr -d '.')
+  echo "== nvcc $src ($arch) $*"
+  local t0=$SECONDS rc
+  if nvcc -O2 -arch="$arch" -o "$bin" "$src" -L/usr/local/cuda/lib64/stubs -L/usr/local/cuda/targets/x86_64-linux/lib/stubs -lcuda; then
+    timeout -s KILL "$STEP_TIMEOUT" "$bin" "$@"
+    rc=$?
+  else
+    rc=98
+  fi
+  record "nvcc $(basename "$src")" "$([ $rc = 0 ] && echo ok || echo FAIL)" $((SECONDS - t0)) "exit $rc"
+}
+
 for step in "$@"; do
   read -r -a words <<< "$step"
   case "${words[0]}" in
     env) step_env ;;
     test:*) step_test "${words[0]#test:}" "${words[@]:1}" ;;
     main:*) step_main "${words[0]#main:}" "${words[@]:1}" ;;
+    nvcc:*) step_nvcc "${words[0]#nvcc:}" "${words[@]:1}" ;;
     *) echo "unknown step '$step'"; record "$step" FAIL 0 "unknown step" ;;
   esac
 done

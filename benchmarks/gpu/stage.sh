@@ -5,7 +5,7 @@
 #   .carry/lib/*.jar                                 the project's jars and their runtime dependencies
 #   .carry/test-classes/                             compiled tests of polar-core (src/)
 #   .carry/junit-platform-console-standalone.jar     JUnit's console launcher
-#   .carry/bin/device-run.sh                         the runner (benchmarks/gpu/device-run.sh)
+#   .carry/bin/                                      benchmarks/gpu/ (device-run.sh, the runner; native baselines *.cu)
 # Then call `run` with carry [".carry"] and a command such as
 #   bash .carry/bin/device-run.sh env test:polar.runtime.cuda "main:polar.bench.KernelBench --json $OUT/kernelbench.json"
 #
@@ -66,7 +66,7 @@ else # no image: each module's jar and the benchmarks' runtime dependencies
   (cd "$WORKTREE/benchmarks" && mvn -q -B -o dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$CARRY/lib")
 fi
 cp -r "$WORKTREE/src/target/test-classes" "$CARRY/test-classes"
-cp "$WORKTREE/benchmarks/gpu/device-run.sh" "$CARRY/bin/device-run.sh"
+cp "$WORKTREE"/benchmarks/gpu/*.sh "$WORKTREE"/benchmarks/gpu/*.cu "$CARRY/bin/"
 
 size=$(du -sm "$CARRY" | cut -f1)
 tracked=$(git -C "$CHECKOUT" ls-files -z | xargs -0 du -cm 2>/dev/null | tail -n 1 | cut -f1)
