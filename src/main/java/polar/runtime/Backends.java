@@ -31,11 +31,8 @@ public final class Backends {
 
     /** In {@code auto}'s order of preference: cuda, opencl, jvm (the GPU backends are added where they are merged). */
     private static final List<Provider> PROVIDERS = List.of(
-<<<<<<< HEAD
             new Provider("cuda", CudaBackend::isAvailable, () -> true, CudaBackend::new),
-=======
             new Provider(OpenClBackend.NAME, OpenClBackend::available, OpenClBackend::gpuAvailable, OpenClBackend::new),
->>>>>>> main
             new Provider(JvmBackend.NAME, () -> true, () -> true, device -> {
                 if (device != 0) throw new IllegalArgumentException("the " + JvmBackend.NAME + " backend has one device (0), not " + device);
                 return new JvmBackend();
