@@ -44,7 +44,8 @@ fi
 
 CP=$(printf '%s:' "$CARRY"/lib/*.jar); CP=${CP%:}  # explicit jars: JUnit's --class-path does not expand lib/*
 STEP_TIMEOUT=${STEP_TIMEOUT:-300}  # seconds per test or main step
-JVM_ARGS=(--enable-native-access=ALL-UNNAMED -Xss4m -Xmx24g -Dpolar.shared="$ROOT/shared")
+# A JVM crash report lands in $OUT (it comes back with the call).
+JVM_ARGS=(--enable-native-access=ALL-UNNAMED -Xss4m -Xmx24g -Dpolar.shared="$ROOT/shared" -XX:ErrorFile="$OUT/hs_err_%p.log")
 failures=0
 
 record() { # step status seconds note
@@ -56,7 +57,8 @@ step_env() {
   echo "== env"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv || true
   nvcc --version 2>/dev/null | tail -n 2 || true
-  ldconfig -p | grep -E 'libcuda.so.1|libnvrtc.so|libcublas.so' || true
+  ldconfig -p | grep -E 'libcuda.so.1|libnvrtc.so|libcublas.so|libOpenCL.so' || true
+  ls /etc/OpenCL/vendors 2>/dev/null && cat /etc/OpenCL/vendors/*.icd 2>/dev/null || echo "no OpenCL ICDs in /etc/OpenCL/vendors"
   echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
   "$JAVA" -version 2>&1
   record env ok 0 "$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -n 1)"
