@@ -138,10 +138,18 @@ class KernelCompilerTest {
         return n;
     }
 
+    /** TranslationKernels and SemanticsKernels (run on OpenCL by SemanticsTest) in one unit. */
+    private static String everything(Dialect dialect) {
+        List<KernelTask> tasks = new ArrayList<>();
+        for (String k : KERNELS) tasks.add(TestTasks.task(KernelRef.of(TranslationKernels.class, k), k.equals("headDots") ? Map.of(3, 64) : Map.of()));
+        for (String k : new String[] {"integerOps", "floatOps", "storage", "warps"}) tasks.add(TestTasks.task(KernelRef.of(SemanticsKernels.class, k), Map.of()));
+        return KernelCompiler.translate(tasks, dialect).getFirst().code();
+    }
+
     @Test
     void cudaTranslationBuildsWithNvcc() throws Exception {
         assumeTrue(DeviceCompilers.hasNvcc(), "nvcc not installed");
-        String code = unit(Dialect.CUDA).getFirst().code();
+        String code = everything(Dialect.CUDA);
         Optional<String> log = DeviceCompilers.buildCuda(code);
         if (log.isPresent()) fail("nvcc rejected the unit:\n" + log.get() + "\n" + code);
     }
@@ -149,7 +157,7 @@ class KernelCompilerTest {
     @Test
     void openClTranslationBuilds() throws Throwable {
         assumeTrue(DeviceCompilers.hasOpenCl(), "no OpenCL platform");
-        String code = unit(Dialect.OPENCL).getFirst().code();
+        String code = everything(Dialect.OPENCL);
         Optional<String> log = DeviceCompilers.buildOpenCl(code);
         if (log.isPresent()) fail("OpenCL rejected the unit:\n" + log.get() + "\n" + code);
     }
