@@ -76,6 +76,14 @@ class KernelCompilerTest {
     }
 
     @Test
+    void staticImportsAndOtherKernelClassesResolve() {
+        String cuda = translate("integers", Dialect.CUDA).code();
+        assertTrue(cuda.contains("static __device__ int fn_SemanticsKernels_digitSum(int value)"), cuda);
+        assertTrue(cuda.contains("fn_SemanticsKernels_digitSum(abs(q)) % 2"), cuda);
+        assertTrue(translate("rowMaxWarp", Dialect.CUDA).code().contains("__shared__ float warpMax[8];"));
+    }
+
+    @Test
     void warpOperationsUseShufflesOnCudaAndAnEmulationOnOpenCl() {
         String cuda = translate("rowMaxWarp", Dialect.CUDA).code();
         assertTrue(cuda.contains("__shfl_xor_sync(0xffffffffu, v, m)"), cuda);
