@@ -12,6 +12,15 @@ import java.util.Arrays;
  */
 public record Tensor(String name, DType dtype, long[] shape, MemorySegment data, String file) {
 
+    /** A float32 tensor holding a copy of {@code values} (little-endian, off-heap), e.g. to write router weights. */
+    public static Tensor f32(String name, float[] values, long... shape) {
+        Tensor t = new Tensor(name, DType.F32, shape, MemorySegment.NULL, "<memory>");
+        if (t.elements() != values.length) throw new IllegalArgumentException(name + ": " + values.length + " values for shape " + Arrays.toString(shape));
+        MemorySegment data = java.lang.foreign.Arena.ofAuto().allocate(4L * values.length, 64);
+        MemorySegment.copy(values, 0, data, F32_LE, 0, values.length);
+        return new Tensor(name, DType.F32, shape, data, "<memory>");
+    }
+
     public long elements() {
         long n = 1;
         for (long d : shape) n *= d;
@@ -40,6 +49,13 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data,
         float[] out = new float[(int) elements()];
         switch (dtype) {
             case Q8_0, Q4_K, Q6_K -> Quants.dequantize(dtype, data, out.length, out, 0);
+            case F32 -> MemorySegment.copy(data, F32_LE, 0, out, 0, out.length);
+            case F16, BF16 -> {
+                short[] bits = new short[out.length];
+                MemorySegment.copy(data, I16_LE, 0, bits, 0, bits.length);
+                for (int i = 0; i < out.length; i++)
+                    out[i] = dtype == DType.F16 ? Float.float16ToFloat(bits[i]) : Float.intBitsToFloat(bits[i] << 16);
+            }
             default -> { for (int i = 0; i < out.length; i++) out[i] = getFloat(i); }
         }
         return out;
