@@ -168,7 +168,7 @@ class SparseMlpTest {
         Buffer<FloatArray> h = poisoned(backend, ElementType.F32, c.batch() * c.k(), "h");
         Buffer<FloatArray> partial = poisoned(backend, ElementType.F32, c.splits() > 1 ? c.splits() * c.batch() * c.hidden() : 1, "partial");
         int batchTiles = (c.batch() + c.batchTile() - 1) / c.batchTile();
-        Grid fc1Grid = Grid.groups(batchTiles, (c.k() + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.THREADS);
+        Grid fc1Grid = Grid.groups(batchTiles, (c.k() + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS);
         Grid fc2Grid = Grid.groups(batchTiles, (c.hidden() + SparseMlp.CHUNK - 1) / SparseMlp.CHUNK, c.splits(), SparseMlp.THREADS);
         var batch = i32(c.batch());
         var hidden = i32(c.hidden());

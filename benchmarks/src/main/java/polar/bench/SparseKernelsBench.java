@@ -159,11 +159,12 @@ public final class SparseKernelsBench {
             Arrays.sort(active);
             var activeB = backend.upload(IntArray.of(active), "active");
             var h = backend.allocate(ElementType.F32, (long) batch * k, "h");
-            for (int splits : new int[] {1, 4, 16}) {
+            row("    (SparseMlp.fc2Splits for 132 SMs: %d)", SparseMlp.fc2Splits(batch, tile, hidden, k, 132));
+            for (int splits : new int[] {1, 4, 8, 16}) {
                 if (splits > 1 && k / splits < 64) continue;
                 var partial = backend.allocate(ElementType.F32, splits > 1 ? (long) splits * batch * hidden : 1, "partial");
                 TaskGraph g = new TaskGraph("sparseMlp");
-                g.kernel(SparseMlp::fc1F16F16, Grid.groups(batchTiles, (k + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.THREADS),
+                g.kernel(SparseMlp::fc1F16F16, Grid.groups(batchTiles, (k + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS),
                         x, w1, b1, activeB, h, i32(batch), i32(hidden), i32(k), constant(tile));
                 double fc1Ms = medianMs(backend.compile(g));
                 TaskGraph g2 = new TaskGraph("sparseMlpFc2");
