@@ -29,7 +29,7 @@ import polar.tornado.types.IntArray;
  * the groups that share rows run together and all but the first find them in L2.
  * <li>{@code fc2*}: {@code out[b][c] += sum_j h[b][j] W2t[active[j]][c] + b2[c]}. A work-group owns
  * {@link #CHUNK} output columns (8 per lane) of a batch tile and a share ({@code split}) of the
- * selected neurons; its warps take turns over the neurons, {@link #ROWS_PER_WARP} rows per step,
+ * selected neurons; its warps take turns over the neurons, two rows per step,
  * with the h tile and row offsets staged in local memory, then add up across warps. With one split
  * the group adds into {@code out} directly; with several, each split writes float32 partials and
  * {@link #fc2Combine} adds them (deterministic, no atomics).
@@ -50,8 +50,10 @@ public final class SparseMlp {
     static final int FC1_WARPS = FC1_THREADS / WARP;
     /** Columns a warp covers at once: 8 per lane, one 16-byte load of float16. */
     public static final int CHUNK = 8 * WARP;
-    /** Weight rows a warp loads per step (independent loads in flight). */
+    /** FC1: weight rows per warp, loaded together and each multiplied with the staged x. */
     public static final int ROWS_PER_WARP = 4;
+    /** FC2: weight rows a warp loads per step (2, not 4: 125 registers instead of 137 at batch tile 8, two groups per SM). */
+    static final int FC2_ROWS = 2;
     /** Selected neurons per FC1 work-group. */
     public static final int NEURONS = FC1_WARPS * ROWS_PER_WARP;
     /** Largest batch tile: batch rows one work-group computes. */
@@ -143,7 +145,7 @@ public final class SparseMlp {
         float[] hs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK);
         int[] rowStart = ctx.allocateIntLocalArray(CHUNK);
         float[] sums = ctx.allocateFloatLocalArray(WARPS * CHUNK);
-        float[] w = new float[8 * ROWS_PER_WARP];
+        float[] w = new float[8 * FC2_ROWS];
         float[] acc = new float[8 * MAX_BATCH_TILE];
         int b0 = ctx.groupIdx * batchTile;
         int col = ctx.groupIdy * CHUNK + 8 * ctx.laneId();
@@ -151,8 +153,8 @@ public final class SparseMlp {
         int end = Math.min(k, (ctx.groupIdz + 1) * per);
         for (int j0 = ctx.groupIdz * per; j0 < end; j0 += CHUNK) {
             int n = stageH(ctx, h, active, hs, rowStart, b0, j0, end, batch, hidden, k, batchTile);
-            for (int jj = ROWS_PER_WARP * ctx.warpId(); jj < n; jj += ROWS_PER_WARP * WARPS) {
-                for (int r = 0; r < ROWS_PER_WARP; r++) load8(w2t, fc2Column(rowStart, jj + r, n, col, hidden), w, r);
+            for (int jj = FC2_ROWS * ctx.warpId(); jj < n; jj += FC2_ROWS * WARPS) {
+                for (int r = 0; r < FC2_ROWS; r++) load8(w2t, fc2Column(rowStart, jj + r, n, col, hidden), w, r);
                 fc2Accumulate(hs, w, acc, jj, batchTile);
             }
             ctx.localBarrier();
@@ -165,7 +167,7 @@ public final class SparseMlp {
         float[] hs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK);
         int[] rowStart = ctx.allocateIntLocalArray(CHUNK);
         float[] sums = ctx.allocateFloatLocalArray(WARPS * CHUNK);
-        float[] w = new float[8 * ROWS_PER_WARP];
+        float[] w = new float[8 * FC2_ROWS];
         float[] acc = new float[8 * MAX_BATCH_TILE];
         int b0 = ctx.groupIdx * batchTile;
         int col = ctx.groupIdy * CHUNK + 8 * ctx.laneId();
@@ -173,8 +175,8 @@ public final class SparseMlp {
         int end = Math.min(k, (ctx.groupIdz + 1) * per);
         for (int j0 = ctx.groupIdz * per; j0 < end; j0 += CHUNK) {
             int n = stageH(ctx, h, active, hs, rowStart, b0, j0, end, batch, hidden, k, batchTile);
-            for (int jj = ROWS_PER_WARP * ctx.warpId(); jj < n; jj += ROWS_PER_WARP * WARPS) {
-                for (int r = 0; r < ROWS_PER_WARP; r++) load8(w2t, fc2Column(rowStart, jj + r, n, col, hidden), w, r);
+            for (int jj = FC2_ROWS * ctx.warpId(); jj < n; jj += FC2_ROWS * WARPS) {
+                for (int r = 0; r < FC2_ROWS; r++) load8(w2t, fc2Column(rowStart, jj + r, n, col, hidden), w, r);
                 fc2Accumulate(hs, w, acc, jj, batchTile);
             }
             ctx.localBarrier();
@@ -318,7 +320,7 @@ public final class SparseMlp {
 
     /** FC2: {@code acc[b][c] += h[b][jj + r] * w[r][c]} over this step's rows (staged rows past the end have h = 0 and w = 0). */
     static void fc2Accumulate(float[] hs, float[] w, float[] acc, int jj, int batchTile) {
-        for (int r = 0; r < ROWS_PER_WARP; r++) {
+        for (int r = 0; r < FC2_ROWS; r++) {
             for (int b = 0; b < batchTile; b++) {
                 float hv = hs[b * CHUNK + jj + r];
                 for (int c = 0; c < 8; c++) acc[b * 8 + c] += hv * w[8 * r + c];

@@ -78,12 +78,11 @@ public final class TopK {
         int first = ctx.localIdx * per;
         for (int c = 0; c < LARGE_PER_THREAD; c++) {
             int i = first + c;
-            // outside the row: the lowest key; the threshold search never counts it (see below)
-            keys[c] = c < per && i < n ? key(scores.get(row * n + i)) : Integer.MIN_VALUE;
+            // outside the row: PADDING, below every real key, so it is never counted or chosen
+            keys[c] = c < per && i < n ? key(scores.get(row * n + i)) : PADDING;
         }
         // The k-th largest key, built from the top bit down in unsigned order (key ^ MIN_VALUE):
-        // keep a bit when at least k keys are >= the candidate. Candidates are never below
-        // MIN_VALUE + 1 in signed order, so padding keys are never counted.
+        // keep a bit when at least k keys are >= the candidate. Candidates are above PADDING.
         int threshold = 0;
         int bit = Integer.MIN_VALUE;
         for (int pass = 0; pass < 32; pass++) {
@@ -98,7 +97,7 @@ public final class TopK {
         int equal = 0;
         for (int c = 0; c < LARGE_PER_THREAD; c++) {
             greater += keys[c] > kth ? 1 : 0;
-            equal += keys[c] == kth && c < per && first + c < n ? 1 : 0;
+            equal += keys[c] == kth ? 1 : 0;
         }
         // every key above the k-th wins; ties at the k-th win by index until k are chosen
         int tiesWanted = k - blockSum(ctx, sums, greater, 32);
@@ -108,17 +107,23 @@ public final class TopK {
             if (keys[c] > kth) {
                 out.set(row * k + greaterBefore + Math.min(equalBefore, tiesWanted), first + c);
                 greaterBefore++;
-            } else if (keys[c] == kth && c < per && first + c < n) {
+            } else if (keys[c] == kth) {
                 if (equalBefore < tiesWanted) out.set(row * k + greaterBefore + equalBefore, first + c);
                 equalBefore++;
             }
         }
     }
 
-    /** A key whose signed int order is the float order: NaN lowest, then -inf .. -0, +0 .. +inf. */
+    /** Key of the slots past a row's end in {@link #large}: below every real key. */
+    static final int PADDING = Integer.MIN_VALUE;
+
+    /**
+     * A key whose signed int order is the float order: NaN lowest (just above {@link #PADDING}),
+     * then -inf .. -0, +0 .. +inf.
+     */
     static int key(float value) {
         int bits = Float.floatToRawIntBits(value);
-        if (Float.isNaN(value)) return Integer.MIN_VALUE;
+        if (Float.isNaN(value)) return PADDING + 1;
         return bits >= 0 ? bits : bits ^ Integer.MAX_VALUE;
     }
 
