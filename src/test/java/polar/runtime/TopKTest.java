@@ -2,6 +2,7 @@ package polar.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static polar.runtime.SparseTesting.poisoned;
+import static polar.tornado.graph.Arg.constant;
 import static polar.tornado.graph.Arg.i32;
 
 import java.util.Arrays;
@@ -64,7 +65,7 @@ class TopKTest {
         try (Backend backend = Backends.open(name)) {
             Buffer<IntArray> out = poisoned(backend, ElementType.I32, rows * k, "topk");
             TaskGraph g = new TaskGraph("topk");
-            if (large) g.kernel(TopK::large, grid, backend.upload(scores, "scores"), out, i32(n), i32(k));
+            if (large) g.kernel(TopK::large, grid, backend.upload(scores, "scores"), out, constant(n), i32(k));
             else g.kernel(TopK::small, grid, backend.upload(scores, "scores"), out, i32(n), i32(k));
             SparseTesting.run(backend, g);
             assertArrayEquals(expected, backend.read(out).toArray(),

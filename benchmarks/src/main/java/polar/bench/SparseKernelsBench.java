@@ -199,7 +199,7 @@ public final class SparseKernelsBench {
             var scores = randomFloats(n, "neuronScores");
             var out = backend.allocate(ElementType.I32, k, "active");
             TaskGraph g = new TaskGraph("topkLarge");
-            g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), scores, out, i32(n), i32(k));
+            g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), scores, out, constant(n), i32(k));
             row("TopK.large 1 row of %d, k %d: %.1f us", n, k, 1000 * medianMs(backend.compile(g)));
         }
         int batch = 64, ffn = 16384;

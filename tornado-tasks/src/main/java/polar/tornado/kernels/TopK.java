@@ -15,8 +15,8 @@ import polar.tornado.types.IntArray;
  * element against the row in local memory: no reductions, a few microseconds at most.
  * {@link #large} (batch-summed MLP router scores, {@code n <= LARGE_MAX}) keeps the row in
  * registers (a contiguous run of up to 64 per work-item) and finds the k-th largest value bit
- * by bit, 32 counting passes of one block reduction each, then places the winners with two
- * block-wide prefix sums.
+ * by bit, 32 rounds of one block reduction each (counting stops once exactly k values reach
+ * a candidate), then places the winners with two block-wide prefix sums.
  */
 public final class TopK {
     private TopK() {}
@@ -67,7 +67,11 @@ public final class TopK {
         return Math.min(SMALL_MAX, (n + WARP - 1) / WARP * WARP);
     }
 
-    /** Top-k of rows of up to {@link #LARGE_MAX} scores. Launch with {@code Grid.groups(rows, LARGE_THREADS)}. */
+    /**
+     * Top-k of rows of up to {@link #LARGE_MAX} scores. Launch with {@code Grid.groups(rows, LARGE_THREADS)};
+     * pass {@code n} as an {@code Arg.constant} (it is the model's ffn), so that the per-work-item
+     * loops have a constant trip count and the keys stay in registers.
+     */
     public static void large(KernelContext ctx, FloatArray scores, IntArray out, int n, int k) {
         float[] sums = ctx.allocateFloatLocalArray(2 * LARGE_WARPS);
         float[] greaterTotals = ctx.allocateFloatLocalArray(LARGE_WARPS);
@@ -76,26 +80,37 @@ public final class TopK {
         int row = ctx.groupIdx;
         int per = (n + LARGE_THREADS - 1) / LARGE_THREADS;
         int first = ctx.localIdx * per;
-        for (int c = 0; c < LARGE_PER_THREAD; c++) {
+        for (int c = 0; c < per; c++) {
             int i = first + c;
-            // outside the row: PADDING, below every real key, so it is never counted or chosen
-            keys[c] = c < per && i < n ? key(scores.get(row * n + i)) : PADDING;
+            // past the row's end: PADDING, below every real key, so it is never counted or chosen
+            keys[c] = i < n ? key(scores.get(row * n + i)) : PADDING;
         }
         // The k-th largest key, built from the top bit down in unsigned order (key ^ MIN_VALUE):
-        // keep a bit when at least k keys are >= the candidate. Candidates are above PADDING.
+        // keep a bit when at least k keys are >= the candidate (candidates are above PADDING).
+        // When exactly k are, those are the answer and the candidate serves as the k-th key.
         int threshold = 0;
         int bit = Integer.MIN_VALUE;
-        for (int pass = 0; pass < 32; pass++) {
+        int kth = 0;
+        boolean exact = false;
+        for (int round = 0; round < 32; round++) {
+            // every round reduces (the barrier is reached by all); once exact, nothing is counted
             int candidate = (threshold | bit) ^ Integer.MIN_VALUE;
             int count = 0;
-            for (int c = 0; c < LARGE_PER_THREAD; c++) count += keys[c] >= candidate ? 1 : 0;
-            if (blockSum(ctx, sums, count, pass) >= k) threshold = threshold | bit;
+            if (!exact) {
+                for (int c = 0; c < per; c++) count += keys[c] >= candidate ? 1 : 0;
+            }
+            int total = blockSum(ctx, sums, count, round);
+            if (!exact && total >= k) threshold = threshold | bit;
+            if (!exact && total == k) {
+                exact = true;
+                kth = candidate;
+            }
             bit = bit >>> 1;
         }
-        int kth = threshold ^ Integer.MIN_VALUE;
+        if (!exact) kth = threshold ^ Integer.MIN_VALUE;
         int greater = 0;
         int equal = 0;
-        for (int c = 0; c < LARGE_PER_THREAD; c++) {
+        for (int c = 0; c < per; c++) {
             greater += keys[c] > kth ? 1 : 0;
             equal += keys[c] == kth ? 1 : 0;
         }
@@ -103,7 +118,7 @@ public final class TopK {
         int tiesWanted = k - blockSum(ctx, sums, greater, 32);
         int greaterBefore = exclusiveScan(ctx, greaterTotals, greater);
         int equalBefore = exclusiveScan(ctx, equalTotals, equal);
-        for (int c = 0; c < LARGE_PER_THREAD; c++) {
+        for (int c = 0; c < per; c++) {
             if (keys[c] > kth) {
                 out.set(row * k + greaterBefore + Math.min(equalBefore, tiesWanted), first + c);
                 greaterBefore++;
@@ -129,11 +144,12 @@ public final class TopK {
 
     /**
      * Sum of {@code value} (a count up to 2^24) over the work-group, returned to every work-item.
-     * Double-buffered by {@code pass} parity, so one barrier per call suffices: a work-item can
-     * only overwrite a buffer after everyone passed the barrier of the call in between.
+     * Double-buffered by the parity of {@code round} (consecutive calls: consecutive rounds), so one
+     * barrier per call suffices: a work-item can only overwrite a buffer after everyone passed the
+     * barrier of the call in between.
      */
-    static int blockSum(KernelContext ctx, float[] sums, int value, int pass) {
-        int base = (pass & 1) * LARGE_WARPS;
+    static int blockSum(KernelContext ctx, float[] sums, int value, int round) {
+        int base = (round & 1) * LARGE_WARPS;
         float warpSum = ctx.warpReduceSum((float) value);
         if (ctx.laneId() == 0) sums[base + ctx.warpId()] = warpSum;
         ctx.localBarrier();
