@@ -14,7 +14,7 @@ import polar.tornado.types.IntArray;
  * <p>{@link #small} (router scores over heads or KV groups, {@code n <= SMALL_MAX}) ranks every
  * element against the row in local memory: no reductions, a few microseconds at most.
  * {@link #large} (batch-summed MLP router scores, {@code n <= LARGE_MAX}) keeps the row in
- * registers (a contiguous run of up to 64 per work-item) and finds the k-th largest value bit
+ * registers (a contiguous run of up to 128 per work-item) and finds the k-th largest value bit
  * by bit, 32 rounds of one block reduction each (counting stops once exactly k values reach
  * a candidate), then places the winners with two block-wide prefix sums.
  */
@@ -24,10 +24,13 @@ public final class TopK {
     static final int WARP = KernelContext.WARP_SIZE;
     /** Longest row {@link #small} takes. */
     public static final int SMALL_MAX = 256;
-    /** Work-items per group of {@link #large} (1024 would need more than 64 registers each). */
-    public static final int LARGE_THREADS = 512;
+    /**
+     * Work-items per group of {@link #large}: 256, which every NVIDIA compiler can launch whatever
+     * the registers (NVIDIA's OpenCL allowed no more for this kernel; CUDA takes 512).
+     */
+    public static final int LARGE_THREADS = 256;
     static final int LARGE_WARPS = LARGE_THREADS / WARP;
-    static final int LARGE_PER_THREAD = 64;
+    static final int LARGE_PER_THREAD = 128;
     /** Longest row {@link #large} takes. */
     public static final int LARGE_MAX = LARGE_THREADS * LARGE_PER_THREAD;
 
