@@ -33,7 +33,7 @@ class EngineGoldenTest {
     static final int GREEDY_TOKENS = 24;
 
     static List<String> backends() {
-        return Backends.available();
+        return TestBackends.names();
     }
 
     @ParameterizedTest(name = "tiny-llama on {0}")
