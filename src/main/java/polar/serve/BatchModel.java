@@ -10,13 +10,16 @@ import polar.model.Tokenizer;
  * <p>Contract (the scheduler keeps its side; an implementation must check its own and throw,
  * never corrupt the cache):
  * <ul>
- *   <li>Every method is called from one thread, the scheduler's.</li>
+ *   <li>{@link #open}, {@link #prefill}, {@link #decode}, {@link #close(int)}, {@link #freeBlocks} and {@link #close()}
+ *       are called from one thread, the scheduler's. The others describe fixed properties and may be called from
+ *       any thread; the tokenizer's {@code encode} is called from request threads concurrently.</li>
  *   <li>A sequence of {@code n} cached positions holds exactly {@code ceil(n / blockSize())} KV blocks,
  *       allocated as positions are written; {@link #close(int)} returns them all to the free list at once.
  *       Before each call the scheduler makes sure {@link #freeBlocks()} covers the blocks the call needs.</li>
  *   <li>At most {@link #maxBatch()} sequences are open at once, so at most that many take part in a call.</li>
  *   <li>A sequence never holds more than {@link #contextLength()} positions.</li>
- *   <li>Returned logits arrays may be reused by the implementation: they are valid until the next call.</li>
+ *   <li>Returned logits arrays may be reused by the implementation: they are valid until the next
+ *       {@link #prefill} or {@link #decode}.</li>
  * </ul>
  */
 public interface BatchModel extends AutoCloseable {
@@ -41,6 +44,9 @@ public interface BatchModel extends AutoCloseable {
     /** Most sequences open at once. */
     int maxBatch();
 
+    /** Most prompt tokens, over all chunks, in one {@link #prefill} call. */
+    int maxPrefillTokens();
+
     /** Positions per KV block. */
     int blockSize();
 
@@ -53,7 +59,8 @@ public interface BatchModel extends AutoCloseable {
 
     /**
      * Appends each chunk's tokens to its sequence's KV cache (positions {@code length .. length + tokens.length - 1}),
-     * all chunks in one batched call. Chunks name distinct sequences.
+     * all chunks in one batched call. Chunks name distinct sequences and hold at most {@link #maxPrefillTokens()}
+     * tokens together.
      *
      * @return logits at the last position of every chunk with {@code wantLogits}, in chunk order,
      *         as rows of {@link #vocabSize()} floats ({@code rows * vocabSize()} values)

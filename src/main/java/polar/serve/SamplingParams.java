@@ -1,5 +1,7 @@
 package polar.serve;
 
+import polar.model.Sampler;
+
 /**
  * How one request picks its tokens.
  *
@@ -18,5 +20,6 @@ public record SamplingParams(float temperature, float topP, int topK, long seed)
 
     public static SamplingParams greedy() { return new SamplingParams(0f, 1f, 0, 0L); }
 
-    public boolean isGreedy() { return temperature == 0f || topK == 1; }
+    /** A fresh sampler (with its own random stream) for one request. */
+    public Sampler sampler() { return new Sampler(temperature, topK, topP, seed); }
 }

@@ -11,6 +11,7 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import polar.model.Sampler;
 import polar.model.Tokenizer;
 import polar.serve.ApiError.ServeException;
 
@@ -56,7 +57,7 @@ public final class Scheduler implements AutoCloseable {
 
     private final BatchModel model;
     private final Config config;
-    private final int blockSize, vocab;
+    private final int blockSize, vocab, prefillTokensPerStep;
     private final Metrics metrics = new Metrics();
     private final Thread thread;
     private final CountDownLatch terminated = new CountDownLatch(1);
@@ -77,6 +78,7 @@ public final class Scheduler implements AutoCloseable {
         this.config = config;
         this.blockSize = model.blockSize();
         this.vocab = model.vocabSize();
+        this.prefillTokensPerStep = Math.min(config.prefillTokensPerStep(), model.maxPrefillTokens());
         metrics.kvBlocksTotal = model.totalBlocks();
         this.thread = Thread.ofPlatform().name("polar-scheduler").start(this::loop);
     }
@@ -244,7 +246,7 @@ public final class Scheduler implements AutoCloseable {
         }
 
         // Prefill: prompts in progress first, then admissions, within the token budget.
-        int budget = config.prefillTokensPerStep();
+        int budget = prefillTokensPerStep;
         int free = model.freeBlocks() - need;
         List<BatchModel.PrefillChunk> chunks = new ArrayList<>();
         List<Active> chunkOwners = new ArrayList<>();
@@ -315,7 +317,7 @@ public final class Scheduler implements AutoCloseable {
             Active a = batch.get(i);
             a.cached++;
             a.pending = -1;
-            accept(a, a.sampler.sample(logits, i * vocab, vocab));
+            sampleAndAccept(a, logits, i);
         }
     }
 
@@ -332,13 +334,24 @@ public final class Scheduler implements AutoCloseable {
             Active a = owners.get(i);
             a.cached += chunks.get(i).tokens().length;
             metrics.prefillTokens.add(chunks.get(i).tokens().length);
-            if (chunks.get(i).wantLogits()) accept(a, a.sampler.sample(logits, row++ * vocab, vocab));
+            if (chunks.get(i).wantLogits()) sampleAndAccept(a, logits, row++);
         }
     }
 
     private void modelFailed(String call, List<Active> batch, RuntimeException e) {
         LOG.log(Level.SEVERE, "model " + call + " failed for " + batch.size() + " sequences", e);
         failAll(batch, ApiError.INTERNAL.with("the model failed during " + call + ": " + e.getMessage()));
+    }
+
+    private void sampleAndAccept(Active a, float[] logits, int row) {
+        int token;
+        try {
+            token = a.sampler.sample(logits, row * vocab, vocab);
+        } catch (IllegalArgumentException badLogits) { // NaN: this sequence's numbers broke, not the batch
+            fail(a, ApiError.INTERNAL.with("sampling failed: " + badLogits.getMessage()));
+            return;
+        }
+        accept(a, token);
     }
 
     /** A sampled token: emit its text, or end the generation. */
@@ -483,7 +496,7 @@ public final class Scheduler implements AutoCloseable {
     /** A request's state on the scheduler thread. */
     private final class Active {
         final Generation generation;
-        final TokenSampler sampler;
+        final Sampler sampler;
         final Tokenizer.StreamDecoder decoder;
         final StopMatcher stops;
         final IntList generated = new IntList();
@@ -503,7 +516,7 @@ public final class Scheduler implements AutoCloseable {
         Active(Generation generation, Tokenizer tokenizer) {
             this.generation = generation;
             GenerationRequest req = generation.request();
-            this.sampler = new TokenSampler(req.sampling());
+            this.sampler = req.sampling().sampler();
             this.decoder = tokenizer.streamDecoder();
             this.stops = new StopMatcher(req.stop());
             this.toPrefill = req.prompt();

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
+import polar.model.Sampler;
 import polar.model.Tokenizer;
 
 /**
@@ -19,6 +20,7 @@ import polar.model.Tokenizer;
  */
 final class FakeBatchModel implements BatchModel {
     static final String ID = "fake-model";
+    static final int MAX_PREFILL_TOKENS = 256;
 
     /** One model call: decode (one token for each of {@code seqs}) or prefill ({@code tokens[i]} for {@code seqs[i]}). */
     record Call(boolean decode, int[] seqs, int[] tokens) {}
@@ -31,6 +33,7 @@ final class FakeBatchModel implements BatchModel {
     private volatile long stepDelayNanos;
     private volatile int usedBlocks;
     private volatile RuntimeException failNextDecode;
+    private volatile int poisonToken = -1;
     private volatile boolean closed;
     private volatile String chatTemplate;
     private Thread owner;
@@ -64,6 +67,9 @@ final class FakeBatchModel implements BatchModel {
     }
 
     void failNextDecode(RuntimeException e) { failNextDecode = e; }
+
+    /** Sequences holding {@code token} get NaN logits (numbers that broke for one sequence only). */
+    void poison(int token) { poisonToken = token; }
 
     int usedBlocks() { return usedBlocks; }
 
@@ -101,7 +107,7 @@ final class FakeBatchModel implements BatchModel {
         List<Integer> out = new ArrayList<>();
         while (out.size() < maxTokens) {
             float[] row = logits(tokens);
-            int next = TokenSampler.argmax(row, 0, row.length);
+            int next = Sampler.argmax(row);
             out.add(next);
             tokens.add(next);
             if (next == FakeTokenizer.EOS && !ignoreEos) break;
@@ -119,6 +125,7 @@ final class FakeBatchModel implements BatchModel {
     @Override public int contextLength() { return context; }
     @Override public int maxBatch() { return maxBatch; }
     @Override public int blockSize() { return blockSize; }
+    @Override public int maxPrefillTokens() { return MAX_PREFILL_TOKENS; }
     @Override public int totalBlocks() { return totalBlocks; }
 
     @Override
@@ -140,6 +147,7 @@ final class FakeBatchModel implements BatchModel {
     public float[] prefill(List<PrefillChunk> chunks) {
         checkThread();
         int[] seqs = new int[chunks.size()], lengths = new int[chunks.size()];
+        if (chunks.stream().mapToInt(c -> c.tokens().length).sum() > MAX_PREFILL_TOKENS) throw new IllegalStateException("prefill over maxPrefillTokens");
         checkDistinct(chunks.stream().mapToInt(PrefillChunk::seq).toArray());
         List<float[]> rows = new ArrayList<>();
         for (int i = 0; i < chunks.size(); i++) {
@@ -149,7 +157,7 @@ final class FakeBatchModel implements BatchModel {
             if (c.tokens().length == 0) throw new IllegalArgumentException("empty prefill chunk");
             Sequence s = sequence(c.seq());
             for (int t : c.tokens()) append(s, t);
-            if (c.wantLogits()) rows.add(logits(s.tokens));
+            if (c.wantLogits()) rows.add(rowFor(s));
         }
         record(new Call(false, seqs, lengths));
         return flatten(rows);
@@ -169,7 +177,7 @@ final class FakeBatchModel implements BatchModel {
         for (int i = 0; i < seqs.length; i++) {
             Sequence s = sequence(seqs[i]);
             append(s, tokens[i]);
-            rows.add(logits(s.tokens));
+            rows.add(rowFor(s));
         }
         record(new Call(true, seqs.clone(), tokens.clone()));
         return flatten(rows);
@@ -188,6 +196,12 @@ final class FakeBatchModel implements BatchModel {
     public void close() {
         if (!open.isEmpty()) throw new IllegalStateException("model closed with sequences open: " + open.keySet());
         closed = true;
+    }
+
+    private float[] rowFor(Sequence s) {
+        float[] row = logits(s.tokens);
+        if (s.tokens.contains(poisonToken)) Arrays.fill(row, Float.NaN);
+        return row;
     }
 
     private void append(Sequence s, int token) {

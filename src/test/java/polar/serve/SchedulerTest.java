@@ -267,6 +267,22 @@ class SchedulerTest {
     }
 
     @Test
+    void nanLogitsFailOnlyTheirOwnRequest() throws Exception {
+        FakeBatchModel model = FakeBatchModel.roomy().stepDelay(200);
+        model.poison(FakeTokenizer.FIRST_WORD + 60);
+        try (Scheduler scheduler = new Scheduler(model, CONFIG)) {
+            GenerationRequest healthy = greedy("healthy", 20, true);
+            Generation good = scheduler.submit(healthy);
+            Generation bad = scheduler.submit(new GenerationRequest(new int[] {FakeTokenizer.BOS, FakeTokenizer.FIRST_WORD + 60}, 20,
+                    SamplingParams.greedy(), List.of(), new int[0], true, false));
+            ExecutionException e = assertThrows(ExecutionException.class, () -> bad.result().get(5, TimeUnit.SECONDS));
+            assertTrue(e.getCause().getMessage().contains("NaN"), e.getCause().getMessage());
+            assertArrayEquals(FakeBatchModel.referenceGreedy(healthy.prompt(), 20, true), await(good).tokens());
+            waitUntil("blocks freed", () -> model.usedBlocks() == 0);
+        }
+    }
+
+    @Test
     void aModelFailureFailsThatStepsRequestsAndServingGoesOn() throws Exception {
         FakeBatchModel model = FakeBatchModel.roomy().stepDelay(500);
         try (Scheduler scheduler = new Scheduler(model, CONFIG)) {
