@@ -7,16 +7,19 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * {@code polar serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--backend jvm|opencl|cuda]
- * [--sparsity dense|polar] [--max-batch N] [--queue N] [--prefill-chunk N] [--shutdown-grace SECONDS]}.
+ * [--sparsity dense|polar] [--max-batch N] [--context N] [--kv-blocks N] [--queue N] [--prefill-chunk N] [--shutdown-grace SECONDS]}.
  * Serves until SIGINT/SIGTERM, then shuts down gracefully.
  *
- * <p>It has the shape of {@code polar.cli.Command} (name, description, run); the engine supplies the
- * {@link ModelLoader} that opens a model as a {@link BatchModel}.
+ * <p>It has the shape of {@code polar.cli.Command} (name, description, run). The {@link ModelLoader} opens the
+ * model as a {@link BatchModel}: {@link EngineBatchModel#load} by default.
  */
 public final class ServeCommand {
 
-    /** What the loader needs to open the model. {@code model} null means the default (embedded) model; {@code maxBatch} 0 lets the engine choose. */
-    public record ModelOptions(String model, String backend, String sparsity, int maxBatch) {}
+    /**
+     * What the loader needs to open the model. {@code model} null means the default (embedded) model, {@code backend}
+     * null auto-detection; {@code maxBatch}, {@code context} and {@code kvBlocks} 0 let the engine choose.
+     */
+    public record ModelOptions(String model, String backend, String sparsity, int maxBatch, int context, int kvBlocks) {}
 
     /** Opens a model for serving (the engine's adapter to {@link BatchModel}). */
     @FunctionalInterface
@@ -32,7 +35,9 @@ public final class ServeCommand {
               --api-key KEY           require 'Authorization: Bearer KEY' on /v1/ routes
               --backend NAME          jvm, opencl or cuda (default: auto-detect)
               --sparsity MODE         dense or polar (default dense)
-              --max-batch N           most sequences decoded together (default: the engine's)
+              --max-batch N           most sequences decoded together (default 32)
+              --context N             positions per sequence (default: the model's)
+              --kv-blocks N           KV cache blocks (default: enough for every sequence at full context)
               --queue N               most requests waiting for admission (default 1024)
               --prefill-chunk N       prompt tokens prefilled per step (default 512)
               --max-body BYTES        largest request body (default 4194304)
@@ -41,6 +46,9 @@ public final class ServeCommand {
 
     private final ModelLoader loader;
     private final PrintStream out, err;
+
+    /** With the engine as the model. */
+    public ServeCommand() { this(EngineBatchModel::load); }
 
     public ServeCommand(ModelLoader loader) { this(loader, System.out, System.err); }
 
@@ -69,12 +77,7 @@ public final class ServeCommand {
         }
         Server server;
         try {
-            BatchModel model = loader.load(new ModelOptions(o.model, o.backend, o.sparsity, o.maxBatch));
-            Scheduler scheduler = new Scheduler(model, new Scheduler.Config(o.queue, o.prefillChunk));
-            server = Server.start(scheduler, new Server.Config(o.host, o.port, o.apiKey, o.maxBody));
-            out.printf("polar serve: %s (context %d, batch %d, KV %d blocks of %d) on %s/v1 (chat template: %s)%n",
-                    model.id(), model.contextLength(), model.maxBatch(), model.totalBlocks(), model.blockSize(),
-                    server.baseUri(), server.chatTemplate().name().toLowerCase());
+            server = start(o);
         } catch (IOException | RuntimeException e) {
             err.println("polar serve: " + e.getMessage());
             return 1;
@@ -93,11 +96,31 @@ public final class ServeCommand {
         return 0;
     }
 
+    /** Loads the model and starts serving it. */
+    Server start(Options o) throws IOException {
+        BatchModel model = loader.load(new ModelOptions(o.model, o.backend, o.sparsity, o.maxBatch, o.context, o.kvBlocks));
+        Scheduler scheduler = new Scheduler(model, new Scheduler.Config(o.queue, o.prefillChunk));
+        Server server;
+        try {
+            server = Server.start(scheduler, new Server.Config(o.host, o.port, o.apiKey, o.maxBody));
+        } catch (java.net.BindException e) {
+            scheduler.close(); // releases the model
+            throw new IOException("cannot listen on " + o.host + ":" + o.port + ": " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            scheduler.close();
+            throw e;
+        }
+        out.printf("polar serve: %s (context %d, batch %d, KV %d blocks of %d) on %s/v1 (chat template: %s)%n",
+                model.id(), model.contextLength(), model.maxBatch(), model.totalBlocks(), model.blockSize(),
+                server.baseUri(), server.chatTemplate().name().toLowerCase());
+        return server;
+    }
+
     /** Parsed command line. */
     static final class Options {
         String model, backend, sparsity = "dense", apiKey;
         String host = Server.Config.DEFAULT_HOST;
-        int port = Server.Config.DEFAULT_PORT, maxBatch, queue = Scheduler.Config.defaults().queueCapacity(),
+        int port = Server.Config.DEFAULT_PORT, maxBatch, context, kvBlocks, queue = Scheduler.Config.defaults().queueCapacity(),
                 prefillChunk = Scheduler.Config.defaults().prefillTokensPerStep(), maxBody = Server.Config.DEFAULT_MAX_BODY;
         Duration grace = Duration.ofSeconds(30);
 
@@ -117,6 +140,8 @@ public final class ServeCommand {
                     case "--backend" -> o.backend = v;
                     case "--sparsity" -> o.sparsity = v;
                     case "--max-batch" -> o.maxBatch = intIn(flag, v, 1, Integer.MAX_VALUE);
+                    case "--context" -> o.context = intIn(flag, v, 1, Integer.MAX_VALUE);
+                    case "--kv-blocks" -> o.kvBlocks = intIn(flag, v, 1, Integer.MAX_VALUE);
                     case "--queue" -> o.queue = intIn(flag, v, 1, Integer.MAX_VALUE);
                     case "--prefill-chunk" -> o.prefillChunk = intIn(flag, v, 1, Integer.MAX_VALUE);
                     case "--max-body" -> o.maxBody = intIn(flag, v, 1, Integer.MAX_VALUE - 1);
