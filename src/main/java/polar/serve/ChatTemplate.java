@@ -10,7 +10,11 @@ import java.util.Locale;
  * ({@code encode(text, true)}) as the model's post-processor does.
  */
 public enum ChatTemplate {
-    /** Llama 3 / 3.1 / 3.2: {@code <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>} (content trimmed, as the template does). */
+    /**
+     * Llama 3 / 3.1 / 3.2: {@code <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>} (content trimmed, as the
+     * template does). Llama 3.1's template also adds a default system turn ("Cutting Knowledge Date: ...") and tool
+     * sections; those are not reproduced.
+     */
     LLAMA3("<|eot_id|>") {
         @Override
         String turn(Role role, String content) {

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import polar.engine.EmbeddedModel;
 import polar.engine.Engine;
 import polar.engine.EngineOptions;
 import polar.engine.Sequence;
@@ -45,14 +46,13 @@ public final class EngineBatchModel implements BatchModel {
 
     /** The loader of {@code polar serve}: the model file or folder, the backend, the engine's capacity. */
     public static EngineBatchModel load(ServeCommand.ModelOptions o) throws IOException {
-        if (o.model() == null) throw new IllegalArgumentException("-m MODEL is required");
-        if (!o.sparsity().equals("dense")) throw new IllegalArgumentException("--sparsity " + o.sparsity() + " is not available in the engine yet");
-        Path path = Path.of(o.model());
+        if (!o.sparsity().equals("dense")) throw new UnsupportedOperationException("--sparsity " + o.sparsity() + " is not available yet; use --sparsity dense");
+        Path path = o.model() != null ? Path.of(o.model()) : EmbeddedModel.path();
         Model model = ModelLoader.load(path);
         EngineOptions options = EngineOptions.defaults().withMaxSequences(o.maxBatch() > 0 ? o.maxBatch() : DEFAULT_MAX_BATCH);
         if (o.context() > 0) options = options.withMaxContext(o.context());
         if (o.kvBlocks() > 0) options = options.withKvBlocks(o.kvBlocks() + 1); // the engine's scratch block comes on top
-        Backend backend = Backends.open(o.backend() != null ? o.backend() : Backends.AUTO);
+        Backend backend = Backends.open(o.backend() != null ? o.backend() : Backends.AUTO, o.device());
         try {
             return new EngineBatchModel(backend, model, options, modelName(path), chatTemplate(path));
         } catch (RuntimeException e) {
@@ -64,9 +64,10 @@ public final class EngineBatchModel implements BatchModel {
     /** Sequences decoded together when {@code --max-batch} is not given. */
     public static final int DEFAULT_MAX_BATCH = 32;
 
-    /** A folder's name, or a file's without {@code .gguf}. */
+    /** A folder's name, or a file's without {@code .gguf}; the embedded model by its own name. */
     static String modelName(Path path) {
         String name = path.toAbsolutePath().normalize().getFileName().toString();
+        if (name.startsWith(EmbeddedModel.NAME + "-") && path.startsWith(EmbeddedModel.cacheRoot())) return EmbeddedModel.NAME;
         return name.endsWith(".gguf") ? name.substring(0, name.length() - ".gguf".length()) : name;
     }
 

@@ -4,22 +4,24 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
+import polar.cli.Command;
+import polar.cli.UsageException;
 
 /**
  * {@code polar serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--backend jvm|opencl|cuda]
  * [--sparsity dense|polar] [--max-batch N] [--context N] [--kv-blocks N] [--queue N] [--prefill-chunk N] [--shutdown-grace SECONDS]}.
  * Serves until SIGINT/SIGTERM, then shuts down gracefully.
  *
- * <p>It has the shape of {@code polar.cli.Command} (name, description, run). The {@link ModelLoader} opens the
- * model as a {@link BatchModel}: {@link EngineBatchModel#load} by default.
+ * <p>The {@link ModelLoader} opens the model as a {@link BatchModel}: {@link EngineBatchModel#load} by default.
+ * {@code polar} finds this command through {@link java.util.ServiceLoader} (its no-argument constructor).
  */
-public final class ServeCommand {
+public final class ServeCommand implements Command {
 
     /**
-     * What the loader needs to open the model. {@code model} null means the default (embedded) model, {@code backend}
-     * null auto-detection; {@code maxBatch}, {@code context} and {@code kvBlocks} 0 let the engine choose.
+     * What the loader needs to open the model. {@code model} null means the embedded model, {@code backend} null
+     * auto-detection; {@code maxBatch}, {@code context} and {@code kvBlocks} 0 let the loader choose.
      */
-    public record ModelOptions(String model, String backend, String sparsity, int maxBatch, int context, int kvBlocks) {}
+    public record ModelOptions(String model, String backend, int device, String sparsity, int maxBatch, int context, int kvBlocks) {}
 
     /** Opens a model for serving (the engine's adapter to {@link BatchModel}). */
     @FunctionalInterface
@@ -33,7 +35,8 @@ public final class ServeCommand {
               --host HOST             address to bind (default 127.0.0.1; 0.0.0.0 for every interface)
               --port N                port (default 8080)
               --api-key KEY           require 'Authorization: Bearer KEY' on /v1/ routes
-              --backend NAME          jvm, opencl or cuda (default: auto-detect)
+              --backend NAME          jvm, opencl, cuda or auto (default auto)
+              --device N              device index of the backend (default 0)
               --sparsity MODE         dense or polar (default dense)
               --max-batch N           most sequences decoded together (default 32)
               --context N             positions per sequence (default: the model's)
@@ -58,30 +61,21 @@ public final class ServeCommand {
         this.err = err;
     }
 
+    @Override
     public String name() { return "serve"; }
 
+    @Override
     public String description() { return "serve a model over an OpenAI-compatible HTTP API with continuous batching"; }
 
-    public int run(String[] args) {
-        Options o;
-        try {
-            o = Options.parse(args);
-        } catch (IllegalArgumentException e) {
-            err.println("polar serve: " + e.getMessage());
-            err.print(USAGE);
-            return 2;
-        }
+    /** Serves until the process is told to stop; bad usage is a {@link UsageException}, a failed start an exception. */
+    @Override
+    public int run(String[] args) throws IOException {
+        Options o = Options.parse(args);
         if (o == null) {
             out.print(USAGE);
             return 0;
         }
-        Server server;
-        try {
-            server = start(o);
-        } catch (IOException | RuntimeException e) {
-            err.println("polar serve: " + e.getMessage());
-            return 1;
-        }
+        Server server = start(o);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             err.println("polar serve: shutting down (up to " + o.grace.toSeconds() + " s for running requests)");
@@ -98,7 +92,7 @@ public final class ServeCommand {
 
     /** Loads the model and starts serving it. */
     Server start(Options o) throws IOException {
-        BatchModel model = loader.load(new ModelOptions(o.model, o.backend, o.sparsity, o.maxBatch, o.context, o.kvBlocks));
+        BatchModel model = loader.load(new ModelOptions(o.model, o.backend, o.device, o.sparsity, o.maxBatch, o.context, o.kvBlocks));
         Scheduler scheduler = new Scheduler(model, new Scheduler.Config(o.queue, o.prefillChunk));
         Server server;
         try {
@@ -120,17 +114,17 @@ public final class ServeCommand {
     static final class Options {
         String model, backend, sparsity = "dense", apiKey;
         String host = Server.Config.DEFAULT_HOST;
-        int port = Server.Config.DEFAULT_PORT, maxBatch, context, kvBlocks, queue = Scheduler.Config.defaults().queueCapacity(),
+        int port = Server.Config.DEFAULT_PORT, device, maxBatch, context, kvBlocks, queue = Scheduler.Config.defaults().queueCapacity(),
                 prefillChunk = Scheduler.Config.defaults().prefillTokensPerStep(), maxBody = Server.Config.DEFAULT_MAX_BODY;
         Duration grace = Duration.ofSeconds(30);
 
-        /** The options, or null when help was asked for. */
+        /** The options, or null when help was asked for; a {@link UsageException} says what is wrong. */
         static Options parse(String[] args) {
             Options o = new Options();
             for (int i = 0; i < args.length; i++) {
                 String flag = args[i];
                 if (flag.equals("-h") || flag.equals("--help")) return null;
-                if (i + 1 >= args.length) throw new IllegalArgumentException("missing value after " + flag);
+                if (i + 1 >= args.length) throw new UsageException("missing value after " + flag);
                 String v = args[++i];
                 switch (flag) {
                     case "-m", "--model" -> o.model = v;
@@ -138,6 +132,7 @@ public final class ServeCommand {
                     case "--port" -> o.port = intIn(flag, v, 0, 65535);
                     case "--api-key" -> o.apiKey = v;
                     case "--backend" -> o.backend = v;
+                    case "--device" -> o.device = intIn(flag, v, 0, Integer.MAX_VALUE);
                     case "--sparsity" -> o.sparsity = v;
                     case "--max-batch" -> o.maxBatch = intIn(flag, v, 1, Integer.MAX_VALUE);
                     case "--context" -> o.context = intIn(flag, v, 1, Integer.MAX_VALUE);
@@ -146,12 +141,12 @@ public final class ServeCommand {
                     case "--prefill-chunk" -> o.prefillChunk = intIn(flag, v, 1, Integer.MAX_VALUE);
                     case "--max-body" -> o.maxBody = intIn(flag, v, 1, Integer.MAX_VALUE - 1);
                     case "--shutdown-grace" -> o.grace = Duration.ofSeconds(intIn(flag, v, 0, Integer.MAX_VALUE));
-                    default -> throw new IllegalArgumentException("unknown option " + flag);
+                    default -> throw new UsageException("unknown option " + flag);
                 }
             }
             if (!o.sparsity.equals("dense") && !o.sparsity.equals("polar"))
-                throw new IllegalArgumentException("--sparsity must be dense or polar, got " + o.sparsity);
-            if (o.apiKey != null && o.apiKey.isBlank()) throw new IllegalArgumentException("--api-key is empty");
+                throw new UsageException("--sparsity must be dense or polar, got " + o.sparsity);
+            if (o.apiKey != null && o.apiKey.isBlank()) throw new UsageException("--api-key is empty");
             return o;
         }
 
@@ -162,7 +157,7 @@ public final class ServeCommand {
             } catch (NumberFormatException ignored) {
                 // reported below
             }
-            throw new IllegalArgumentException(flag + " must be an integer in [" + min + ", " + max + "], got '" + value + "'");
+            throw new UsageException(flag + " must be an integer in [" + min + ", " + max + "], got '" + value + "'");
         }
     }
 }
