@@ -1,0 +1,54 @@
+package polar.engine.parallel;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import polar.tornado.graph.Buffer;
+import polar.tornado.runtime.Backend;
+import polar.tornado.types.ElementType;
+
+/**
+ * One rank's end of a group of {@link #size()} tensor-parallel ranks. Collectives are called by
+ * every rank of the group, in the same order (each from its own thread or process), and return
+ * when this rank's part is done. Sums are of {@link ElementType#F32} or {@link ElementType#F16} values.
+ */
+public interface Communicator extends AutoCloseable {
+
+    /** This rank, {@code 0..size()-1}. */
+    int rank();
+
+    /** Ranks in the group. */
+    int size();
+
+    /**
+     * Sums the first {@code count} elements of {@code data} (host memory) over all ranks, in place:
+     * afterwards every rank holds the same sums.
+     */
+    void allReduceSum(MemorySegment data, ElementType<?> type, long count);
+
+    /**
+     * Sums {@code count} elements of {@code buffer} from element {@code offset} over all ranks, in
+     * place, after the work already queued on {@code backend} (which owns the buffer). This default
+     * stages the values through host memory ({@link Backend#read}, {@link #allReduceSum(MemorySegment,
+     * ElementType, long)}, {@link Backend#write}), which any backend supports; NCCL sums device memory directly.
+     */
+    default void allReduceSum(Backend backend, Buffer<?> buffer, long offset, long count) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(Math.max(1, count * buffer.type().bytes()), 64);
+            backend.read(buffer, offset, host, count);
+            allReduceSum(host, buffer.type(), count);
+            backend.write(buffer, offset, host, count);
+        }
+    }
+
+    /** Returns once every rank has called it. */
+    void barrier();
+
+    /**
+     * Fails the group: collectives waiting now and later throw {@link CommunicatorException} on every
+     * rank. A rank that fails between collectives calls this, so that the others do not wait for it forever.
+     */
+    void abort(Throwable cause);
+
+    @Override
+    default void close() {}
+}
