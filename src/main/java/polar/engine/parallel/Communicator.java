@@ -21,7 +21,8 @@ public interface Communicator extends AutoCloseable {
 
     /**
      * Sums the first {@code count} elements of {@code data} (host memory) over all ranks, in place:
-     * afterwards every rank holds the same sums.
+     * afterwards every rank holds the same sums. {@code data} must be readable from other threads
+     * (not from a confined arena): the ranks of a {@link LocalCommunicator} read each other's.
      */
     void allReduceSum(MemorySegment data, ElementType<?> type, long count);
 
@@ -32,7 +33,7 @@ public interface Communicator extends AutoCloseable {
      * ElementType, long)}, {@link Backend#write}), which any backend supports; NCCL sums device memory directly.
      */
     default void allReduceSum(Backend backend, Buffer<?> buffer, long offset, long count) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) { // other ranks of a LocalCommunicator read it from their threads
             MemorySegment host = arena.allocate(Math.max(1, count * buffer.type().bytes()), 64);
             backend.read(buffer, offset, host, count);
             allReduceSum(host, buffer.type(), count);
