@@ -3,7 +3,9 @@ package polar.engine.parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import polar.formats.DType;
 import polar.formats.Tensor;
 import polar.model.LayerWeights;
@@ -50,13 +52,15 @@ public final class Sharding {
         Part q = new Part(rank, ranks, c.qDim()), kv = new Part(rank, ranks, c.kvDim()), ffn = new Part(rank, ranks, c.ffn());
         boolean first = rank == 0;
         ModelWeights w = model.weights();
+        // Layers that share tensors (synthetic models repeat one layer) share their slices too.
+        Map<LayerWeights, LayerWeights> sliced = new IdentityHashMap<>();
         List<LayerWeights> layers = new ArrayList<>();
-        for (LayerWeights l : w.layers()) {
-            layers.add(new LayerWeights(l.attnNorm(), l.attnNormBias(),
+        for (LayerWeights layer : w.layers()) {
+            layers.add(sliced.computeIfAbsent(layer, l -> new LayerWeights(l.attnNorm(), l.attnNormBias(),
                     q.rows(l.wq()), q.elements(l.bq()), kv.rows(l.wk()), kv.elements(l.bk()), kv.rows(l.wv()), kv.elements(l.bv()),
                     q.columns(l.wo()), first ? l.bo() : null,
                     l.mlpNorm(), l.mlpNormBias(),
-                    ffn.rows(l.gate()), ffn.rows(l.up()), ffn.elements(l.upBias()), ffn.columns(l.down()), first ? l.downBias() : null));
+                    ffn.rows(l.gate()), ffn.rows(l.up()), ffn.elements(l.upBias()), ffn.columns(l.down()), first ? l.downBias() : null)));
         }
         ModelWeights rankWeights = new ModelWeights(w.tokenEmbedding(), w.positionEmbedding(), layers, w.finalNorm(), w.finalNormBias(), w.lmHead());
         return new Model(rankConfig(c, ranks), rankWeights, model.tokenizer(), model.source());
