@@ -45,8 +45,10 @@ public interface Communicator extends AutoCloseable {
     void barrier();
 
     /**
-     * Fails the group: collectives waiting now and later throw {@link CommunicatorException} on every
-     * rank. A rank that fails between collectives calls this, so that the others do not wait for it forever.
+     * Fails this rank's collectives, waiting now and later, with {@link CommunicatorException} (a
+     * {@link LocalCommunicator} fails the whole group; an NCCL communicator only its own rank, so the
+     * caller aborts every rank's, as {@link TensorParallelEngine} does when a rank fails, lest the
+     * others wait for it forever).
      */
     void abort(Throwable cause);
 

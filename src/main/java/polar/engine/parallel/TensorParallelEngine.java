@@ -1,7 +1,9 @@
 package polar.engine.parallel;
 
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -9,6 +11,7 @@ import java.util.concurrent.Future;
 import java.util.function.IntFunction;
 import polar.engine.Engine;
 import polar.engine.EngineOptions;
+import polar.engine.KvCache;
 import polar.engine.Sequence;
 import polar.model.Model;
 import polar.model.ModelConfig;
@@ -31,6 +34,8 @@ public final class TensorParallelEngine implements AutoCloseable {
     private final List<Engine> engines;
     private final List<Communicator> communicators;
     private final ExecutorService threads;
+    /** Each live sequence (rank 0's) with its twins on every rank, in rank order. */
+    private final Map<Sequence, List<Sequence>> twins = new IdentityHashMap<>();
     private volatile Throwable failure;
     private boolean closed;
 
@@ -83,8 +88,14 @@ public final class TensorParallelEngine implements AutoCloseable {
 
     public int maxSequences() { return engines.getFirst().maxSequences(); }
 
-    /** A new empty sequence, holding a KV cache row on every rank until {@link #release}d. */
-    public ShardedSequence newSequence() {
+    /** Rank 0's KV cache; every rank's holds the same blocks and rows (of its own KV heads). */
+    public KvCache cache() { return engines.getFirst().cache(); }
+
+    /**
+     * A new empty sequence, holding a KV cache row on every rank until {@link #release}d. The
+     * handle is rank 0's sequence; the other ranks' twins are kept here.
+     */
+    public Sequence newSequence() {
         checkUsable();
         List<Sequence> parts = new ArrayList<>(engines.size());
         try {
@@ -93,30 +104,49 @@ public final class TensorParallelEngine implements AutoCloseable {
             for (int r = 0; r < parts.size(); r++) engines.get(r).release(parts.get(r));
             throw ex;
         }
-        return new ShardedSequence(parts);
+        twins.put(parts.getFirst(), parts);
+        return parts.getFirst();
     }
 
-    public void release(ShardedSequence s) {
-        for (int r = 0; r < engines.size(); r++) engines.get(r).release(s.rank(r));
+    /** Frees the sequence's KV cache blocks and row on every rank. */
+    public void release(Sequence s) {
+        List<Sequence> parts = twins.remove(s);
+        if (parts == null) {
+            if (s.released()) return;
+            throw new IllegalArgumentException(s + " is not a sequence of this tensor-parallel engine");
+        }
+        for (int r = 0; r < engines.size(); r++) engines.get(r).release(parts.get(r));
     }
 
     /** {@link Engine#prefill} on every rank; the logits after each prompt. */
-    public float[][] prefill(List<ShardedSequence> sequences, List<int[]> prompts) {
-        return onEveryRank(r -> engines.get(r).prefill(ranks(sequences, r), prompts));
+    public float[][] prefill(List<Sequence> sequences, List<int[]> prompts) {
+        List<List<Sequence>> perRank = twinsOf(sequences);
+        return onEveryRank(r -> engines.get(r).prefill(perRank.get(r), prompts));
     }
 
     /** {@link Engine#decode} on every rank; the logits after each token. */
-    public float[][] decode(List<ShardedSequence> sequences, int[] tokens) {
-        return onEveryRank(r -> engines.get(r).decode(ranks(sequences, r), tokens));
+    public float[][] decode(List<Sequence> sequences, int[] tokens) {
+        List<List<Sequence>> perRank = twinsOf(sequences);
+        return onEveryRank(r -> engines.get(r).decode(perRank.get(r), tokens));
     }
 
     /** {@link Engine#step} on every rank. */
-    public float[][] step(List<ShardedSequence> sequences, List<int[]> tokens) {
-        return onEveryRank(r -> engines.get(r).step(ranks(sequences, r), tokens));
+    public float[][] step(List<Sequence> sequences, List<int[]> tokens) {
+        List<List<Sequence>> perRank = twinsOf(sequences);
+        return onEveryRank(r -> engines.get(r).step(perRank.get(r), tokens));
     }
 
-    private static List<Sequence> ranks(List<ShardedSequence> sequences, int rank) {
-        return sequences.stream().map(s -> s.rank(rank)).toList();
+    /** Per rank, the twins of {@code sequences} (rank 0's are the handles themselves); checked here, before any rank starts. */
+    private List<List<Sequence>> twinsOf(List<Sequence> sequences) {
+        checkUsable();
+        List<List<Sequence>> result = new ArrayList<>();
+        for (int r = 0; r < engines.size(); r++) result.add(new ArrayList<>(sequences.size()));
+        for (Sequence s : sequences) {
+            List<Sequence> parts = twins.get(s);
+            if (parts == null) throw new IllegalArgumentException(s + " is not a live sequence of this tensor-parallel engine");
+            for (int r = 0; r < parts.size(); r++) result.get(r).add(parts.get(r));
+        }
+        return result;
     }
 
     /** Runs {@code work} for every rank on the rank's thread; rank 0's result. */

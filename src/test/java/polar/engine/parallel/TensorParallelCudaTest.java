@@ -82,7 +82,7 @@ class TensorParallelCudaTest {
             List<CudaBackend> gpus = IntStream.range(0, n).mapToObj(CudaBackend::new).toList();
             List<Communicator> group = NcclCommunicator.group(gpus);
             try (TensorParallelEngine engine = new TensorParallelEngine(new ArrayList<Backend>(gpus), group, model, options, LayerGraphBuilder::new)) {
-                List<ShardedSequence> seqs = prompts.stream().map(p -> engine.newSequence()).toList();
+                List<Sequence> seqs = prompts.stream().map(p -> engine.newSequence()).toList();
                 long start = System.nanoTime();
                 int[][] split = greedy(engine.prefill(seqs, prompts), tokens -> engine.decode(seqs, tokens));
                 System.out.printf("%s over %d GPUs: %d x %d greedy tokens in %.1f ms (host-synchronised all-reduce)%n",

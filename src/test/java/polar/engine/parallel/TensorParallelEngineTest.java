@@ -54,7 +54,7 @@ class TensorParallelEngineTest {
              TensorParallelEngine split = TensorParallelEngine.local(jvmBackends(ranks), model, options(cases.size()))) {
             assertEquals(ranks, split.ranks());
             List<Sequence> oneSeqs = new ArrayList<>();
-            List<ShardedSequence> splitSeqs = new ArrayList<>();
+            List<Sequence> splitSeqs = new ArrayList<>();
             for (int i = 0; i < cases.size(); i++) {
                 oneSeqs.add(one.newSequence());
                 splitSeqs.add(split.newSequence());
@@ -121,6 +121,13 @@ class TensorParallelEngineTest {
                 assertEquals(whole / 2, e.cache().buffers().keys().getFirst().length(), "rank " + r + " K cache of layer 0");
             }
             assertEquals(model.config(), split.config());
+            Sequence foreign = one.newSequence();
+            assertThrows(IllegalArgumentException.class, () -> split.decode(List.of(foreign), new int[] {1}), "a sequence of another engine");
+            Sequence mine = split.newSequence();
+            split.prefill(List.of(mine), List.of(new int[] {0, 5}));
+            assertEquals(2, mine.length(), "the engine still works after a refused call");
+            split.release(mine);
+            assertEquals(split.cache().capacityBlocks(), split.cache().freeBlocks());
         }
     }
 
@@ -136,7 +143,7 @@ class TensorParallelEngineTest {
     void aFailedStepFailsCleanly() throws Exception {
         Model model = ModelLoader.load(SharedAssets.require("models/tiny-opt"));
         try (TensorParallelEngine split = TensorParallelEngine.local(jvmBackends(2), model, options(1))) {
-            ShardedSequence s = split.newSequence();
+            Sequence s = split.newSequence();
             IllegalArgumentException bad = assertTimeoutPreemptively(Duration.ofMinutes(2),
                     () -> assertThrows(IllegalArgumentException.class, () -> split.prefill(List.of(s), List.of(new int[] {2, 99_999}))));
             assertTrue(bad.getMessage().contains("99999"), bad.getMessage());

@@ -13,6 +13,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import polar.engine.Engine;
 import polar.engine.EngineOptions;
+import polar.engine.Sequence;
 import polar.model.Model;
 import polar.model.ModelLoader;
 import polar.model.SharedAssets;
@@ -55,7 +56,7 @@ class TensorParallelLayerBuilderTest {
         List<Backend> backends = List.of(new JvmBackend(), new JvmBackend());
         try (TensorParallelEngine engine = new TensorParallelEngine(backends, recording, model, EngineOptions.defaults().withMaxSequences(2).withMaxContext(32),
                 LayerGraphBuilder::new)) {
-            ShardedSequence s = engine.newSequence();
+            Sequence s = engine.newSequence();
             engine.prefill(List.of(s), List.of(new int[] {2, 100, 200}));
             int hidden = model.config().hidden(), tokens = 4; // 3 prompt tokens in the bucket of 4
             for (List<String> c : calls) {
