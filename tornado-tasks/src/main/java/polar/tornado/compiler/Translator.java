@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,16 +36,42 @@ final class Translator {
     /** A translated expression: C code that is safe as an operand (parenthesised unless atomic), and its Java type. */
     record Expr(String code, Type type) {}
 
-    /** The complete unit and what was learned about the kernel. */
-    record Result(String entryName, String code, KernelInfo info) {}
+    /** One kernel added to the unit: its entry point and what was learned about it. */
+    record Entry(String name, KernelInfo info) {}
 
     private record Var(String code, Type type, boolean assignable, Long constant) {}
 
     private record FunctionKey(MethodTree method, List<Type> params) {}
 
-    private record DeviceFunction(String name, Type returnType, List<Type> params, boolean usesWarp, boolean usesBarriers, String code) {}
+    private record DeviceFunction(String name, Type returnType, List<Type> params, boolean usesWarp, boolean usesBarriers,
+                                  Divergence resultLevel, String code) {}
 
-    private record Loop(String label, boolean parallel, boolean[] labelUsed) {}
+    /**
+     * How far a value or a condition can differ between the work-items of a group: not at all,
+     * between warps only (e.g. {@code warpId()}), or between any two work-items.
+     */
+    enum Divergence {
+        UNIFORM, WARP, THREAD;
+
+        Divergence max(Divergence o) { return compareTo(o) >= 0 ? this : o; }
+    }
+
+    private static final class Loop {
+        final String label;
+        final boolean parallel;
+        boolean breakUsed, continueUsed;
+        /** The highest divergence of a break or continue that leaves this loop's body early. */
+        Divergence jumpLevel = Divergence.UNIFORM;
+        /** The first barrier, warp operation or call of one in the body (checked again if the condition turns out divergent). */
+        Tree firstCollective;
+        String firstCollectiveWhat;
+        boolean firstCollectiveIsWarp;
+
+        Loop(String label, boolean parallel) {
+            this.label = label;
+            this.parallel = parallel;
+        }
+    }
 
     private static final int MAX_PARALLEL_DIMENSIONS = 3;
 
@@ -62,19 +89,21 @@ final class Translator {
             Map.entry("globalGroupSizeZ", new ContextId(Index.GLOBAL_SIZE, 2)));
 
     private final Target target;
-    private final Map<Integer, Integer> constants;
+    private final Map<String, Entry> entries = new LinkedHashMap<>();
+    private final StringBuilder entryCode = new StringBuilder();
     private final boolean analysisOnly;
     private final Map<FunctionKey, DeviceFunction> functions = new LinkedHashMap<>();
     private final List<MethodTree> callStack = new ArrayList<>();
     private final Set<String> functionNames = new HashSet<>();
 
     /**
+     * A translation unit, to which {@link #add} adds kernels; they share helpers and device functions.
+     *
      * @param analysisOnly tolerate local arrays sized by a (not yet specialised) int parameter: the
      *                     code is thrown away and only the {@link KernelInfo} is kept
      */
-    Translator(Dialect dialect, Map<Integer, Integer> constants, boolean analysisOnly) {
+    Translator(Dialect dialect, boolean analysisOnly) {
         this.target = Target.of(dialect);
-        this.constants = new TreeMap<>(constants);
         this.analysisOnly = analysisOnly;
     }
 
@@ -89,28 +118,37 @@ final class Translator {
         return c.getEnclosingClass() == null ? c.getSimpleName() : classPrefix(c.getEnclosingClass()) + "_" + c.getSimpleName();
     }
 
-    Result translate(KernelRef kernel) {
+    /** Translates {@code kernel} with {@code constants} specialised into this unit (once per entry name). */
+    Entry add(KernelRef kernel, Map<Integer, Integer> constants) {
+        String name = entryName(kernel, constants);
+        Entry known = entries.get(name);
+        if (known != null) return known;
         SourceUnit unit = SourceUnit.of(kernel.owner());
         MethodTree method = unit.method(kernel.method());
         int arguments = kernel.argumentTypes().length;
-        for (Map.Entry<Integer, Integer> c : constants.entrySet()) {
-            int i = c.getKey();
+        for (int i : constants.keySet()) {
             if (i < 0 || i >= arguments || kernel.argumentTypes()[i] != int.class) {
                 throw new IllegalArgumentException(kernel + ": argument " + i + " cannot be specialised (only int arguments can; the kernel has " + arguments + " arguments)");
             }
         }
-        Function f = new Function(unit, kernel.owner(), method, null);
+        Function f = new Function(unit, kernel.owner(), method, null, new TreeMap<>(constants));
         String body = f.translateBody();
-        String name = entryName(kernel, constants);
-        StringBuilder code = new StringBuilder();
-        code.append("// ").append(name).append(": translated by polar's kernel compiler from ").append(unit.fileName)
-                .append(" (").append(kernel.owner().getSimpleName()).append('.').append(kernel.name()).append(")\n");
+        entryCode.append("// ").append(kernel.owner().getSimpleName()).append('.').append(kernel.name())
+                .append(constants.isEmpty() ? "" : " with arguments " + new TreeMap<>(constants) + " specialised")
+                .append(", from ").append(unit.fileName).append('\n');
+        entryCode.append(target.entry(name, f.params)).append(" {\n").append(body).append("}\n");
+        Entry entry = new Entry(name, new KernelInfo(f.maxParallelDepth, f.usesBarriers, f.usesWarp, f.localMemoryBytes));
+        entries.put(name, entry);
+        return entry;
+    }
+
+    /** The complete translation unit: header, helpers, device functions (callees first), kernels. */
+    String code() {
+        StringBuilder code = new StringBuilder("// translated by polar's kernel compiler (polar.tornado.compiler.KernelCompiler)\n");
         code.append(target.header());
         code.append(target.prelude());
         for (DeviceFunction d : functions.values()) code.append(d.code).append('\n');
-        code.append(target.entry(name, f.params)).append(" {\n").append(body).append("}\n");
-        KernelInfo info = new KernelInfo(f.maxParallelDepth, f.usesBarriers, f.usesWarp, f.localMemoryBytes);
-        return new Result(name, code.toString(), info);
+        return code.append(entryCode).toString();
     }
 
     // ---- C code helpers
@@ -236,6 +274,8 @@ final class Translator {
         /** Argument types of a device function (arrays carry their address space); null for the kernel. */
         final List<Type> argumentTypes;
         final boolean isKernel;
+        /** Specialised arguments of a kernel, by argument index. */
+        final Map<Integer, Integer> constants;
         final List<String> params = new ArrayList<>();
         final Deque<Map<String, Var>> scopes = new ArrayDeque<>();
         final Deque<Loop> loops = new ArrayDeque<>();
@@ -248,8 +288,15 @@ final class Translator {
         boolean usesBarriers, usesWarp, hasContext;
         int localMemoryBytes;
         Type returnType = Prim.VOID;
+        // divergence analysis: barriers and warp operations must be reached by the whole group
+        final Map<Var, Divergence> varLevels = new IdentityHashMap<>();
+        final Deque<Divergence> control = new ArrayDeque<>();
+        final Map<MethodInvocationTree, Divergence> helperCalls = new IdentityHashMap<>();
+        Divergence returnLevel = Divergence.UNIFORM;
+        Divergence resultLevel = Divergence.UNIFORM;
 
-        Function(SourceUnit unit, Class<?> owner, MethodTree method, List<Type> argumentTypes) {
+        Function(SourceUnit unit, Class<?> owner, MethodTree method, List<Type> argumentTypes, Map<Integer, Integer> constants) {
+            this.constants = constants;
             this.unit = unit;
             this.owner = owner;
             this.method = method;
@@ -316,7 +363,7 @@ final class Translator {
         }
 
         /** A call of static method {@code cls.name}: translated once per argument-type signature as a device function. */
-        Expr callFunction(Tree site, Class<?> cls, String name, List<? extends ExpressionTree> argumentTrees) {
+        Expr callFunction(MethodInvocationTree site, Class<?> cls, String name, List<? extends ExpressionTree> argumentTrees) {
             SourceUnit calleeUnit = SourceUnit.of(cls);
             List<Expr> args = new ArrayList<>();
             for (ExpressionTree a : argumentTrees) args.add(expr(a));
@@ -349,19 +396,23 @@ final class Translator {
             if (f == null) {
                 callStack.add(method);
                 callStack.add(callee);
-                Function body = new Function(calleeUnit, cls, callee, types);
+                Function body = new Function(calleeUnit, cls, callee, types, Map.of());
                 String code = body.translateBody();
                 callStack.removeLast();
                 callStack.removeLast();
-                String fname = classPrefix(cls) + "_" + name;
-                for (int v = 2; !functionNames.add(fname); v++) fname = classPrefix(cls) + "_" + name + "_v" + v;
+                // "fn_" keeps device functions apart from entry points (a kernel may also be called as a function)
+                String fname = "fn_" + classPrefix(cls) + "_" + name;
+                for (int v = 2; !functionNames.add(fname); v++) fname = "fn_" + classPrefix(cls) + "_" + name + "_v" + v;
                 String ret = target.type((Prim) body.returnType);
-                f = new DeviceFunction(fname, body.returnType, types, body.usesWarp, body.usesBarriers,
+                f = new DeviceFunction(fname, body.returnType, types, body.usesWarp, body.usesBarriers, body.resultLevel,
                         target.function(ret, fname, body.params) + " {\n" + code + "}\n");
                 functions.put(key, f);
             }
             usesWarp |= f.usesWarp;
             usesBarriers |= f.usesBarriers;
+            helperCalls.put(site, f.resultLevel);
+            if (f.usesBarriers) collective(site, "call of " + cls.getSimpleName() + "." + name + " (which has barriers)", false);
+            if (f.usesWarp) collective(site, "call of " + cls.getSimpleName() + "." + name + " (which has warp operations)", true);
             List<String> callArgs = new ArrayList<>();
             if (f.usesWarp && target.warpScratchParam() != null) callArgs.add(Target.WARP_SCRATCH);
             for (int i = 0; i < args.size(); i++) {
@@ -411,18 +462,15 @@ final class Translator {
                 case VariableTree v -> declare(v, topLevel);
                 case ExpressionStatementTree e -> line(strip(expr(e.getExpression()).code) + ";");
                 case IfTree i -> ifStatement(i, false);
-                case ForLoopTree f -> forLoop(f, null);
-                case WhileLoopTree w -> {
-                    line("while (" + condition(w.getCondition()) + ") {");
-                    loopBody(w.getStatement(), new Loop(null, false, new boolean[2]));
-                    line("}");
+                case ForLoopTree f -> loop(f, null);
+                case WhileLoopTree w -> loop(w, null);
+                case DoWhileLoopTree d -> loop(d, null);
+                case LabeledStatementTree l -> {
+                    if (!(l.getStatement() instanceof ForLoopTree || l.getStatement() instanceof WhileLoopTree || l.getStatement() instanceof DoWhileLoopTree)) {
+                        throw error(l, "labels are supported on loops only");
+                    }
+                    loop(l.getStatement(), l.getLabel().toString());
                 }
-                case DoWhileLoopTree d -> {
-                    line("do {");
-                    loopBody(d.getStatement(), new Loop(null, false, new boolean[2]));
-                    line("} while (" + condition(d.getCondition()) + ");");
-                }
-                case LabeledStatementTree l -> labeled(l);
                 case BreakTree b -> jump(b, b.getLabel(), true);
                 case ContinueTree c -> jump(c, c.getLabel(), false);
                 case ReturnTree r -> returnStatement(r);
@@ -453,17 +501,19 @@ final class Translator {
 
         void ifStatement(IfTree i, boolean elseIf) {
             line((elseIf ? "} else if (" : "if (") + condition(i.getCondition()) + ") {");
+            control.push(level(i.getCondition()));
             body(i.getThenStatement());
             StatementTree e = i.getElseStatement();
             if (e instanceof IfTree next) {
                 ifStatement(next, true); // continues the chain and closes it
-                return;
+            } else {
+                if (e != null) {
+                    line("} else {");
+                    body(e);
+                }
+                line("}");
             }
-            if (e != null) {
-                line("} else {");
-                body(e);
-            }
-            line("}");
+            control.pop();
         }
 
         String condition(ExpressionTree c) {
@@ -482,38 +532,56 @@ final class Translator {
                 line("{");
                 body(s);
                 line("}");
-                if (loop.labelUsed[1]) line(continueLabel(loop.label) + ": ;");
+                if (loop.continueUsed) line(continueLabel(loop.label) + ": ;");
                 indent--;
             }
             loops.pop();
         }
 
-        void labeled(LabeledStatementTree l) {
-            String label = l.getLabel().toString();
-            if (!(l.getStatement() instanceof ForLoopTree || l.getStatement() instanceof WhileLoopTree || l.getStatement() instanceof DoWhileLoopTree)) {
-                throw error(l, "labels are supported on loops only");
+        /** A for, while or do-while loop, perhaps labelled. */
+        void loop(StatementTree s, String label) {
+            if (s instanceof ForLoopTree f && f.getInitializer().size() == 1 && f.getInitializer().getFirst() instanceof VariableTree v && isParallel(v)) {
+                parallelFor(f, v, label);
+                return;
             }
-            Loop loop = new Loop(label, false, new boolean[2]);
-            switch (l.getStatement()) {
-                case ForLoopTree f -> forLoop(f, label);
+            Loop loop = new Loop(label, false);
+            scopes.push(new HashMap<>());
+            ExpressionTree condition;
+            StatementTree body;
+            switch (s) {
+                case ForLoopTree f -> {
+                    String init = forInit(f.getInitializer());
+                    String cond = f.getCondition() == null ? "" : condition(f.getCondition());
+                    List<String> updates = new ArrayList<>();
+                    for (ExpressionStatementTree u : f.getUpdate()) updates.add(strip(expr(u.getExpression()).code));
+                    line("for (" + init + "; " + cond + "; " + String.join(", ", updates) + ") {");
+                    condition = f.getCondition();
+                    body = f.getStatement();
+                }
                 case WhileLoopTree w -> {
                     line("while (" + condition(w.getCondition()) + ") {");
-                    loopBody(w.getStatement(), loop);
-                    line("}");
-                    breakLabel(loop);
+                    condition = w.getCondition();
+                    body = w.getStatement();
                 }
                 case DoWhileLoopTree d -> {
                     line("do {");
-                    loopBody(d.getStatement(), loop);
-                    line("} while (" + condition(d.getCondition()) + ");");
-                    breakLabel(loop);
+                    condition = d.getCondition();
+                    body = d.getStatement();
                 }
-                default -> throw new IllegalStateException();
+                default -> throw new IllegalStateException(s.getKind().toString());
             }
-        }
-
-        void breakLabel(Loop loop) {
-            if (loop.labelUsed[0]) line(breakLabelName(loop.label) + ": ;");
+            Divergence before = condition == null ? Divergence.UNIFORM : level(condition);
+            control.push(before);
+            loopBody(body, loop);
+            control.pop();
+            if (s instanceof DoWhileLoopTree) line("} while (" + condition(condition) + ");");
+            else line("}");
+            // the body may have made the condition divergent for the next iteration
+            if (condition != null && loop.firstCollective != null) {
+                checkCollective(loop.firstCollective, loop.firstCollectiveWhat, loop.firstCollectiveIsWarp, level(condition).max(control()));
+            }
+            scopes.pop();
+            if (loop.breakUsed) line(breakLabelName(loop.label) + ": ;");
         }
 
         String breakLabelName(String label) { return "polar_break_" + label; }
@@ -530,10 +598,12 @@ final class Translator {
             if (isBreak && target.parallel) {
                 throw error(s, "break out of a @Parallel loop is not supported (its iterations run on different work-items)");
             }
+            target.jumpLevel = target.jumpLevel.max(control());
             if (label == null) {
                 line(what + ";");
             } else {
-                target.labelUsed[isBreak ? 0 : 1] = true;
+                if (isBreak) target.breakUsed = true;
+                else target.continueUsed = true;
                 line("goto " + (isBreak ? breakLabelName(target.label) : continueLabel(target.label)) + ";");
             }
         }
@@ -544,32 +614,16 @@ final class Translator {
             }
             if (r.getExpression() == null) {
                 if (returnType != Prim.VOID) throw error(r, "missing return value");
+                returnLevel = returnLevel.max(control());
                 line("return;");
             } else {
                 if (returnType == Prim.VOID) throw error(r, "a kernel returns no value");
                 Expr e = expr(r.getExpression());
                 if (!(e.type instanceof Prim)) throw error(r, "device functions return primitives, not " + e.type);
+                resultLevel = resultLevel.max(level(r.getExpression())).max(control());
+                returnLevel = returnLevel.max(control());
                 line("return " + strip(e.code) + ";");
             }
-        }
-
-        void forLoop(ForLoopTree f, String label) {
-            List<? extends StatementTree> init = f.getInitializer();
-            if (init.size() == 1 && init.getFirst() instanceof VariableTree v && isParallel(v)) {
-                parallelFor(f, v, label);
-                return;
-            }
-            Loop loop = new Loop(label, false, new boolean[2]);
-            scopes.push(new HashMap<>());
-            String initCode = forInit(init);
-            String cond = f.getCondition() == null ? "" : condition(f.getCondition());
-            List<String> updates = new ArrayList<>();
-            for (ExpressionStatementTree u : f.getUpdate()) updates.add(strip(expr(u.getExpression()).code));
-            line("for (" + initCode + "; " + cond + "; " + String.join(", ", updates) + ") {");
-            loopBody(f.getStatement(), loop);
-            line("}");
-            scopes.pop();
-            breakLabel(loop);
         }
 
         String forInit(List<? extends StatementTree> init) {
@@ -621,7 +675,8 @@ final class Translator {
             line("for (int " + name + " = " + first + "; " + name + " < " + bound + "; " + name + " += " + paren(target.index(Index.GLOBAL_SIZE, dim)) + ") {");
             parallelDepth++;
             maxParallelDepth = Math.max(maxParallelDepth, parallelDepth);
-            Loop loop = new Loop(label, true, new boolean[2]);
+            varLevels.put(lookup(var), Divergence.THREAD);
+            Loop loop = new Loop(label, true);
             loopBody(f.getStatement(), loop);
             parallelDepth--;
             line("}");
@@ -662,7 +717,10 @@ final class Translator {
             if (v.getModifiers().getFlags().contains(javax.lang.model.element.Modifier.FINAL) && v.getInitializer() != null && t instanceof Prim p && p.integral()) {
                 constant = constantValue(v.getInitializer());
             }
-            scopes.peek().put(javaName, new Var(name, t, !(t instanceof Array), constant));
+            Var var = new Var(name, t, !(t instanceof Array), constant);
+            scopes.peek().put(javaName, var);
+            Divergence d = (v.getInitializer() == null ? Divergence.UNIFORM : level(v.getInitializer())).max(control());
+            if (d != Divergence.UNIFORM && !(t instanceof Array a && a.space() == Space.LOCAL)) varLevels.put(var, d);
             return name;
         }
 
@@ -689,13 +747,14 @@ final class Translator {
                 if (element != null && element != e) throw error(v, allocator + " gives " + e + "[], not " + element + "[]");
                 ExpressionTree size = mi.getArguments().getFirst();
                 Long n = constantValue(size);
-                if (n == null && analysisOnly && referencesIntParameter(size)) n = 0L;
+                // analysis before specialisation: count one element, so "uses local memory" stays true
+                if (n == null && analysisOnly && referencesIntParameter(size)) n = 1L;
                 if (n == null) {
                     throw error(size, "local memory size must be a compile-time constant (a literal, a static final int, or a specialised parameter): " + size);
                 }
-                if (n < 0) throw error(size, "negative local memory size " + n);
+                if (n <= 0) throw error(size, "local memory size must be positive, not " + n);
                 String name = declareVar(v, new Array(e, Space.LOCAL, n.intValue()));
-                if (n > 0) line(target.localArray(e, name, n.intValue()) + ";");
+                line(target.localArray(e, name, n.intValue()) + ";");
                 localMemoryBytes += 4 * n.intValue();
                 return;
             }
@@ -858,6 +917,105 @@ final class Translator {
             return new Expr(literal(fieldValue(f, site), p), p);
         }
 
+        // ---- divergence
+
+        /** The divergence of the current control flow: enclosing conditions, early returns, early loop exits. */
+        Divergence control() {
+            Divergence d = returnLevel;
+            for (Divergence c : control) d = d.max(c);
+            for (Loop l : loops) d = d.max(l.jumpLevel);
+            return d;
+        }
+
+        /** A barrier or warp operation (or a call of a method with one) here: the whole group must reach it. */
+        void collective(Tree site, String what, boolean warp) {
+            checkCollective(site, what, warp, control());
+            for (Loop l : loops) {
+                if (l.firstCollective == null) {
+                    l.firstCollective = site;
+                    l.firstCollectiveWhat = what;
+                    l.firstCollectiveIsWarp = warp;
+                }
+            }
+        }
+
+        void checkCollective(Tree site, String what, boolean warp, Divergence d) {
+            if (d == Divergence.UNIFORM) return;
+            if (!warp) {
+                throw error(site, what + " under a condition that differs between work-items of the group: every work-item must reach it"
+                        + " (keep it out of branches and loops that depend on local or global ids, laneId() or warpId(), and out of code after an early return)");
+            }
+            if (d == Divergence.THREAD) {
+                throw error(site, what + " under a condition that differs between lanes: all 32 lanes of a warp must reach it");
+            }
+            if (target instanceof Target.OpenCl) {
+                throw error(site, what + " under a condition that differs between warps (such as warpId()): OpenCL emulates warp operations"
+                        + " with group barriers, so every work-item of the group must reach them; compute it in every warp and use the result where needed");
+            }
+        }
+
+        /** Records that {@code target} is assigned a value of divergence {@code value} here. */
+        void assigned(ExpressionTree target, Divergence value) {
+            Divergence d = value.max(control());
+            switch (target) {
+                case ParenthesizedTree p -> assigned(p.getExpression(), value);
+                case IdentifierTree id when lookup(id.getName().toString()) instanceof Var v && d != Divergence.UNIFORM ->
+                        varLevels.merge(v, d, Divergence::max);
+                case ArrayAccessTree a when a.getExpression() instanceof IdentifierTree id && lookup(id.getName().toString()) instanceof Var v
+                        && v.type instanceof Array array && array.space() == Space.PRIVATE -> {
+                    Divergence e = d.max(level(a.getIndex()));
+                    if (e != Divergence.UNIFORM) varLevels.merge(v, e, Divergence::max);
+                }
+                default -> { } // local (group) arrays: a read is as divergent as its index
+            }
+        }
+
+        /** How far the value of {@code e} can differ between the work-items of a group. */
+        Divergence level(ExpressionTree e) {
+            return switch (e) {
+                case null -> Divergence.UNIFORM;
+                case LiteralTree l -> Divergence.UNIFORM;
+                case IdentifierTree id -> {
+                    Var v = lookup(id.getName().toString());
+                    yield v == null ? Divergence.UNIFORM : varLevels.getOrDefault(v, Divergence.UNIFORM);
+                }
+                case MemberSelectTree ms -> {
+                    String m = ms.getIdentifier().toString();
+                    boolean context = ms.getExpression() instanceof IdentifierTree r && lookup(r.getName().toString()) instanceof Var v && v.type == Context.INSTANCE;
+                    yield context && (m.startsWith("localId") || m.startsWith("globalId")) ? Divergence.THREAD : Divergence.UNIFORM;
+                }
+                case MethodInvocationTree mi -> {
+                    Divergence args = Divergence.UNIFORM;
+                    for (ExpressionTree a : mi.getArguments()) args = args.max(level(a));
+                    Divergence helper = helperCalls.get(mi);
+                    if (helper != null) yield args.max(helper);
+                    boolean context = mi.getMethodSelect() instanceof MemberSelectTree ms && ms.getExpression() instanceof IdentifierTree r
+                            && lookup(r.getName().toString()) instanceof Var v && v.type == Context.INSTANCE;
+                    if (!context) yield args;
+                    yield switch (((MemberSelectTree) mi.getMethodSelect()).getIdentifier().toString()) {
+                        case "laneId", "warpShuffle", "warpShuffleXor", "atomicAdd" -> Divergence.THREAD;
+                        case "warpId" -> Divergence.WARP;
+                        case "warpReduceSum", "warpReduceMax" -> args == Divergence.UNIFORM ? Divergence.UNIFORM : Divergence.WARP;
+                        default -> args;
+                    };
+                }
+                case ArrayAccessTree a -> level(a.getExpression()).max(level(a.getIndex()));
+                case ParenthesizedTree p -> level(p.getExpression());
+                case TypeCastTree c -> level(c.getExpression());
+                case UnaryTree u -> level(u.getExpression());
+                case BinaryTree b -> level(b.getLeftOperand()).max(level(b.getRightOperand()));
+                case ConditionalExpressionTree c -> level(c.getCondition()).max(level(c.getTrueExpression())).max(level(c.getFalseExpression()));
+                case AssignmentTree a -> level(a.getExpression()).max(level(a.getVariable()));
+                case CompoundAssignmentTree c -> level(c.getExpression()).max(level(c.getVariable()));
+                case NewArrayTree n -> {
+                    Divergence d = Divergence.UNIFORM;
+                    if (n.getInitializers() != null) for (ExpressionTree i : n.getInitializers()) d = d.max(level(i));
+                    yield d;
+                }
+                default -> Divergence.THREAD;
+            };
+        }
+
         // ---- expressions
 
         Expr expr(ExpressionTree e) {
@@ -875,6 +1033,7 @@ final class Translator {
                 case AssignmentTree a -> {
                     Expr lhs = lvalue(a.getVariable());
                     Expr rhs = convert(expr(a.getExpression()), (Prim) lhs.type, a);
+                    assigned(a.getVariable(), level(a.getExpression()));
                     yield new Expr("(" + lhs.code + " = " + strip(rhs.code) + ")", lhs.type);
                 }
                 case CompoundAssignmentTree c -> compoundAssignment(c);
@@ -1173,6 +1332,7 @@ final class Translator {
                 case "localBarrier", "globalBarrier" -> {
                     expectArgs(mi, args, 0);
                     usesBarriers = true;
+                    collective(mi, "barrier", false);
                     return new Expr(target.barrier(name.equals("globalBarrier")), Prim.VOID);
                 }
                 case "laneId", "warpId" -> {
@@ -1182,6 +1342,7 @@ final class Translator {
                 case "warpShuffle", "warpShuffleXor" -> {
                     expectArgs(mi, args, 2);
                     usesWarp = true;
+                    collective(mi, "warp operation", true);
                     String v = strip(convert(expr(args.get(0)), Prim.FLOAT, args.get(0)).code);
                     String lane = strip(integral(args.get(1)).code);
                     return new Expr(name.equals("warpShuffle") ? target.warpShuffle(v, lane) : target.warpShuffleXor(v, lane), Prim.FLOAT);
@@ -1189,6 +1350,7 @@ final class Translator {
                 case "warpReduceSum", "warpReduceMax" -> {
                     expectArgs(mi, args, 1);
                     usesWarp = true;
+                    collective(mi, "warp operation", true);
                     String v = strip(convert(expr(args.getFirst()), Prim.FLOAT, args.getFirst()).code);
                     return new Expr(name.equals("warpReduceSum") ? target.warpReduceSum(v) : target.warpReduceMax(v), Prim.FLOAT);
                 }
@@ -1225,8 +1387,12 @@ final class Translator {
         }
 
         Expr binary(BinaryTree b) {
-            Expr l = expr(b.getLeftOperand()), r = expr(b.getRightOperand());
             Tree.Kind k = b.getKind();
+            Expr l = expr(b.getLeftOperand());
+            boolean shortCircuit = k == Tree.Kind.CONDITIONAL_AND || k == Tree.Kind.CONDITIONAL_OR;
+            if (shortCircuit) control.push(level(b.getLeftOperand()));
+            Expr r = expr(b.getRightOperand());
+            if (shortCircuit) control.pop();
             switch (k) {
                 case CONDITIONAL_AND, CONDITIONAL_OR -> {
                     if (l.type != Prim.BOOLEAN || r.type != Prim.BOOLEAN) throw error(b, "boolean operands expected: " + b);
@@ -1310,6 +1476,7 @@ final class Translator {
                 case PREFIX_INCREMENT, PREFIX_DECREMENT, POSTFIX_INCREMENT, POSTFIX_DECREMENT -> {
                     Expr e = lvalue(u.getExpression());
                     numeric(e, u);
+                    assigned(u.getExpression(), Divergence.UNIFORM);
                     String op = u.getKind() == Tree.Kind.PREFIX_INCREMENT || u.getKind() == Tree.Kind.POSTFIX_INCREMENT ? "++" : "--";
                     boolean prefix = u.getKind() == Tree.Kind.PREFIX_INCREMENT || u.getKind() == Tree.Kind.PREFIX_DECREMENT;
                     yield new Expr("(" + (prefix ? op + e.code : e.code + op) + ")", e.type);
@@ -1344,6 +1511,7 @@ final class Translator {
         Expr compoundAssignment(CompoundAssignmentTree c) {
             Expr lhs = lvalue(c.getVariable());
             Expr rhs = expr(c.getExpression());
+            assigned(c.getVariable(), level(c.getExpression()));
             Prim lt = numeric(lhs, c);
             Prim rt = c.getKind() == Tree.Kind.AND_ASSIGNMENT || c.getKind() == Tree.Kind.OR_ASSIGNMENT || c.getKind() == Tree.Kind.XOR_ASSIGNMENT
                     ? (Prim) rhs.type : numeric(rhs, c);
@@ -1359,7 +1527,9 @@ final class Translator {
 
         Expr conditional(ConditionalExpressionTree c) {
             String cond = condition(c.getCondition());
+            control.push(level(c.getCondition()));
             Expr a = expr(c.getTrueExpression()), b = expr(c.getFalseExpression());
+            control.pop();
             Type t;
             if (a.type.equals(b.type)) t = a.type;
             else if (a.type instanceof Prim pa && b.type instanceof Prim pb && pa.numeric() && pb.numeric()) t = Prim.promote(pa, pb);

@@ -44,6 +44,13 @@ class KernelCompileErrorTest {
             objectVariable            | type Object is not supported in kernels
             synchronizedBlock         | synchronized is not supported in kernels
             objectParameter           | type Object is not supported in kernels
+            barrierAfterEarlyReturn   | barrier under a condition that differs between work-items of the group
+            barrierInBranch           | barrier under a condition that differs between work-items of the group
+            barrierInDivergentLoop    | barrier under a condition that differs between work-items of the group
+            barrierAfterDivergentContinue | barrier under a condition that differs between work-items of the group
+            helperBarrierInBranch     | call of UnsupportedKernels.sync (which has barriers) under a condition that differs
+            warpOpInLaneBranch        | warp operation under a condition that differs between lanes
+            warpOpInTernary           | warp operation under a condition that differs between lanes
             """)
     void namesFileAndLine(String kernel, String message) throws IOException {
         for (Dialect dialect : Dialect.values()) {
@@ -54,6 +61,21 @@ class KernelCompileErrorTest {
             assertTrue(e.getMessage().startsWith("UnsupportedKernels.java:" + e.line() + ": "), e.getMessage());
             assertTrue(e.getMessage().contains(message), e.getMessage());
         }
+    }
+
+    @Test
+    void warpOperationsUnderWarpUniformConditionsAreCudaOnly() throws IOException {
+        KernelRef kernel = KernelRef.of(UnsupportedKernels.class, "warpOpInWarpBranch");
+        assertTrue(KernelCompiler.translate(kernel, Dialect.CUDA, Map.of()).code().contains("polar_warp_reduce_max("));
+        KernelCompileException e = assertThrows(KernelCompileException.class, () -> KernelCompiler.translate(kernel, Dialect.OPENCL, Map.of()));
+        assertEquals(markedLine("warpOpInWarpBranch"), e.line());
+        assertTrue(e.getMessage().contains("OpenCL emulates warp operations with group barriers"), e.getMessage());
+    }
+
+    @Test
+    void barriersUnderUniformConditionsAreAccepted() {
+        KernelRef kernel = KernelRef.of(UnsupportedKernels.class, "uniformConditions");
+        for (Dialect d : Dialect.values()) assertTrue(KernelCompiler.translate(kernel, d, Map.of()).code().contains("shared[0]"));
     }
 
     @Test
@@ -68,7 +90,8 @@ class KernelCompileErrorTest {
         KernelRef kernel = KernelRef.of(UnsupportedKernels.class, "localMemoryOfVariableSize");
         String cuda = KernelCompiler.translate(kernel, Dialect.CUDA, Map.of(1, 128)).code();
         assertTrue(cuda.contains("__shared__ float shared[128];"), cuda);
-        assertEquals(0, KernelCompiler.analyze(kernel).localMemoryBytes(), "sized at specialisation, unknown before");
+        assertEquals(4, KernelCompiler.analyze(kernel).localMemoryBytes(), "sized at specialisation: one element before");
+        assertEquals(128 * 4, KernelCompiler.analyze(kernel, Map.of(1, 128)).localMemoryBytes());
     }
 
     @Test

@@ -165,4 +165,87 @@ public final class UnsupportedKernels {
 
     public static void objectParameter(FloatArray a, Object o) { // error: objectParameter
     }
+
+    public static void barrierAfterEarlyReturn(KernelContext ctx, FloatArray a, int n) {
+        float[] shared = ctx.allocateFloatLocalArray(64);
+        if (ctx.globalIdx >= n) {
+            return;
+        }
+        shared[ctx.localIdx] = a.get(ctx.globalIdx);
+        ctx.localBarrier(); // error: barrierAfterEarlyReturn
+    }
+
+    public static void barrierInBranch(KernelContext ctx, FloatArray a, int n) {
+        int lid = ctx.localIdx;
+        int half = lid / 2;
+        if (half < 8) {
+            ctx.localBarrier(); // error: barrierInBranch
+        }
+    }
+
+    public static void barrierInDivergentLoop(KernelContext ctx, FloatArray a, int n) {
+        for (int i = ctx.localIdx; i < n; i += ctx.localGroupSizeX) {
+            a.set(i, 0f);
+            ctx.globalBarrier(); // error: barrierInDivergentLoop
+        }
+    }
+
+    public static void barrierAfterDivergentContinue(KernelContext ctx, FloatArray a, int n) {
+        for (int i = 0; i < n; i++) {
+            if (ctx.localIdx == i) continue;
+            ctx.localBarrier(); // error: barrierAfterDivergentContinue
+        }
+    }
+
+    public static void helperBarrierInBranch(KernelContext ctx, FloatArray a, int n) {
+        if (ctx.localIdx < 32 && n > 0) {
+            sync(ctx); // error: helperBarrierInBranch
+        }
+    }
+
+    static void sync(KernelContext ctx) {
+        ctx.localBarrier();
+    }
+
+    public static void warpOpInLaneBranch(KernelContext ctx, FloatArray a, int n) {
+        float v = a.get(ctx.globalIdx);
+        if (ctx.laneId() < 16) {
+            v = ctx.warpReduceSum(v); // error: warpOpInLaneBranch
+        }
+        a.set(ctx.globalIdx, v);
+    }
+
+    public static void warpOpInTernary(KernelContext ctx, FloatArray a, int n) {
+        float v = a.get(ctx.globalIdx);
+        float s = v > 0 ? ctx.warpShuffleXor(v, 1) : 0f; // error: warpOpInTernary
+        a.set(ctx.globalIdx, s);
+    }
+
+    /** Fine on CUDA (the whole warp takes the branch); OpenCL's emulation needs the whole group. */
+    public static void warpOpInWarpBranch(KernelContext ctx, FloatArray a, int n) {
+        float v = a.get(ctx.globalIdx);
+        if (ctx.warpId() == 0) {
+            v = ctx.warpReduceMax(v); // error: warpOpInWarpBranch
+        }
+        a.set(ctx.globalIdx, v);
+    }
+
+    /** Uniform conditions (group ids, sizes, parameters, reduced values) may hold barriers. */
+    public static void uniformConditions(KernelContext ctx, FloatArray a, int n) {
+        float[] shared = ctx.allocateFloatLocalArray(64);
+        int lid = ctx.localIdx;
+        shared[lid] = a.get(ctx.globalIdx);
+        ctx.localBarrier();
+        float total = ctx.warpReduceSum(shared[lid]);
+        for (int stride = ctx.localGroupSizeX / 2; stride > 0 && n > 0; stride /= 2) {
+            if (lid < stride) {
+                shared[lid] += shared[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        if (ctx.groupIdx % 2 == 0 && shared[0] > 0f) {
+            ctx.localBarrier();
+        }
+        a.set(ctx.globalIdx, total + shared[0]);
+    }
 }
