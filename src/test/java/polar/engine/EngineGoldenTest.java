@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.nio.file.Path;
+import polar.formats.Json;
+import polar.formats.JsonFields;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import polar.model.Model;
@@ -31,23 +34,52 @@ class EngineGoldenTest {
     @ParameterizedTest(name = "tiny-llama on {0}")
     @MethodSource("backends")
     void tinyLlama(String backend) throws Exception {
-        check("tiny-llama", backend, EngineOptions.defaults());
+        check("tiny-llama", backend, EngineOptions.defaults(), true);
     }
 
     @ParameterizedTest(name = "tiny-opt on {0}")
     @MethodSource("backends")
     void tinyOpt(String backend) throws Exception {
-        check("tiny-opt", backend, EngineOptions.defaults());
+        check("tiny-opt", backend, EngineOptions.defaults(), true);
     }
 
-    /** Split-K decode attention (partitions of 16 positions, so up to 3 per sequence here) gives the same tokens. */
+    /** Split-K decode attention (partitions of 16 positions, so up to 3 per sequence here) gives the same tokens, batched. */
     @ParameterizedTest(name = "tiny-llama split-K on {0}")
     @MethodSource("backends")
     void tinyLlamaSplitK(String backend) throws Exception {
-        check("tiny-llama", backend, EngineOptions.defaults().withPartitions(16, true));
+        check("tiny-llama", backend, EngineOptions.defaults().withPartitions(16, true), false);
     }
 
-    private static void check(String modelName, String backendName, EngineOptions options) throws Exception {
+    /** stories260K.gguf (float32, head size 8, GQA) reproduces its 200 float64 greedy tokens from BOS. */
+    @ParameterizedTest(name = "stories260K on {0}")
+    @MethodSource("backends")
+    void stories260K(String backendName) throws Exception {
+        Path file = SharedAssets.require("golden/stories260K.greedy200.json");
+        JsonFields golden = JsonFields.of(Json.parse(file), file.toString());
+        int[] prompt = Golden.ints(golden.integers("prompt_ids"));
+        int[] expected = Golden.ints(golden.integers("generated_ids"));
+        Model model = ModelLoader.load(SharedAssets.require("models/stories260K.gguf"));
+        try (Backend backend = Backends.open(backendName);
+             Engine engine = new Engine(backend, model, EngineOptions.defaults().withMaxSequences(1).withMaxContext(prompt.length + expected.length))) {
+            Sequence s = engine.newSequence();
+            float[] logits = engine.prefill(List.of(s), List.of(prompt))[0];
+            int[] tokens = new int[expected.length];
+            for (int i = 0; i < tokens.length; i++) {
+                tokens[i] = argmax(logits);
+                if (tokens[i] != expected[i]) {
+                    fail("stories260K on " + backendName + ": token " + i + " is " + tokens[i] + ", expected " + expected[i]
+                            + "; generated so far " + Arrays.toString(Arrays.copyOf(tokens, i + 1)));
+                }
+                if (i + 1 < tokens.length) logits = engine.decode(List.of(s), new int[] {tokens[i]})[0];
+            }
+        }
+    }
+
+    /**
+     * With {@code singly}, each prompt alone (logits and greedy tokens against golden), then all
+     * together (same tokens as alone); without, only all together against golden.
+     */
+    private static void check(String modelName, String backendName, EngineOptions options, boolean singly) throws Exception {
         List<Golden> cases = Golden.load(modelName);
         Model model = ModelLoader.load(SharedAssets.require("models/" + modelName));
         try (Backend backend = Backends.open(backendName);
@@ -55,7 +87,7 @@ class EngineGoldenTest {
             double worstRelative = 0;
             double worstElement = 0;
             List<int[]> single = new ArrayList<>();
-            for (Golden c : cases) {
+            for (Golden c : singly ? cases : List.<Golden>of()) {
                 Sequence s = engine.newSequence();
                 float[] logits = engine.prefill(List.of(s), List.of(c.promptIds()))[0];
                 double[] err = errors(logits, c.lastLogits());
@@ -68,8 +100,12 @@ class EngineGoldenTest {
                 engine.release(s);
                 single.add(tokens);
             }
-            System.out.printf("%s on %s: logits worst relative error %.3g, largest element error %.3g%n",
-                    modelName, backendName, worstRelative, worstElement);
+            if (singly) {
+                System.out.printf("%s on %s: logits worst relative error %.3g, largest element error %.3g%n",
+                        modelName, backendName, worstRelative, worstElement);
+            } else {
+                cases.forEach(c -> single.add(c.greedyIds()));
+            }
 
             List<Sequence> batch = new ArrayList<>();
             for (int i = 0; i < cases.size(); i++) batch.add(engine.newSequence());

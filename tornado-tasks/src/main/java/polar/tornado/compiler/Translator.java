@@ -59,6 +59,8 @@ final class Translator {
     private static final class Loop {
         final String label;
         final boolean parallel;
+        /** A switch statement: a target of break, not of continue. */
+        boolean isSwitch;
         boolean breakUsed, continueUsed;
         /** The highest divergence of a break or continue that leaves this loop's body early. */
         Divergence jumpLevel = Divergence.UNIFORM;
@@ -204,7 +206,8 @@ final class Translator {
             "or", "not", "xor", "bitand", "bitor", "compl", "and_eq", "or_eq", "xor_eq", "not_eq", "export", "wchar_t",
             "global", "local", "constant", "kernel", "read_only", "write_only", "read_write", "complex", "imaginary",
             "dim3", "threadIdx", "blockIdx", "blockDim", "gridDim", "warpSize", "uint4", "float4", "float8", "ushort8",
-            "NULL", "NAN", "INFINITY", "printf", "barrier", "main",
+            "NULL", "NAN", "INFINITY", "MAXFLOAT", "HUGE_VALF", "FLT_MAX", "FLT_MIN", "FLT_EPSILON", "INT_MAX", "INT_MIN",
+            "CHAR_BIT", "M_PI", "M_E", "M_PI_F", "M_E_F", "event_t", "sampler_t", "image2d_t", "printf", "barrier", "main",
             // functions the translator emits
             "min", "max", "abs", "llabs", "fabs", "fabsf", "fmax", "fmaxf", "fmin", "fminf", "fmod", "fmodf", "exp", "expf",
             "log", "logf", "log10", "log10f", "log1p", "log1pf", "expm1", "expm1f", "sqrt", "sqrtf", "cbrt", "cbrtf", "sin",
@@ -480,7 +483,7 @@ final class Translator {
                 case SynchronizedTree t -> throw error(t, "synchronized is not supported in kernels (use ctx.atomicAdd or barriers)");
                 case AssertTree a -> throw error(a, "assert is not supported in kernels");
                 case EnhancedForLoopTree f -> throw error(f, "for-each loops are not supported in kernels; use an indexed loop");
-                case SwitchTree sw -> throw error(sw, "switch is not supported in kernels; use if/else");
+                case SwitchTree sw -> switchStatement(sw);
                 case ClassTree c -> throw error(c, "local classes are not supported in kernels");
                 default -> throw error(s, "unsupported statement in a kernel: " + s.getKind());
             }
@@ -592,8 +595,16 @@ final class Translator {
             String what = isBreak ? "break" : "continue";
             if (loops.isEmpty()) throw error(s, what + " outside a loop");
             Loop target = null;
-            if (label == null) target = loops.peek();
-            else for (Loop l : loops) if (label.contentEquals(String.valueOf(l.label))) target = l;
+            if (label != null) {
+                for (Loop l : loops) if (label.contentEquals(String.valueOf(l.label))) target = l;
+            } else {
+                for (Loop l : loops) {
+                    if (isBreak || !l.isSwitch) {
+                        target = l;
+                        break;
+                    }
+                }
+            }
             if (target == null) throw error(s, "unknown label " + label);
             if (isBreak && target.parallel) {
                 throw error(s, "break out of a @Parallel loop is not supported (its iterations run on different work-items)");
@@ -606,6 +617,48 @@ final class Translator {
                 else target.continueUsed = true;
                 line("goto " + (isBreak ? breakLabelName(target.label) : continueLabel(target.label)) + ";");
             }
+        }
+
+        /** A switch over an integer with constant case labels (classic or arrow form). */
+        void switchStatement(SwitchTree sw) {
+            String selector = strip(integral(sw.getExpression()).code);
+            line("switch (" + selector + ") {");
+            Loop entry = new Loop(null, false);
+            entry.isSwitch = true;
+            loops.push(entry);
+            control.push(level(sw.getExpression()));
+            for (CaseTree c : sw.getCases()) {
+                List<String> labels = new ArrayList<>();
+                for (CaseLabelTree label : c.getLabels()) {
+                    switch (label) {
+                        case DefaultCaseLabelTree d -> labels.add("default:");
+                        case ConstantCaseLabelTree k when constantValue(k.getConstantExpression()) instanceof Long v -> labels.add("case " + v + ":");
+                        default -> throw error(label, "case labels in kernels are integer constants: " + label);
+                    }
+                }
+                line(String.join(" ", labels) + " {");
+                if (c.getCaseKind() == CaseTree.CaseKind.RULE) {
+                    switch (c.getBody()) {
+                        case BlockTree b -> block(b.getStatements());
+                        case StatementTree st -> block(List.of(st));
+                        case ExpressionTree e -> {
+                            indent++;
+                            line(strip(expr(e).code) + ";");
+                            indent--;
+                        }
+                        default -> throw error(c, "unsupported case body");
+                    }
+                    indent++;
+                    line("break;");
+                    indent--;
+                } else {
+                    block(c.getStatements());
+                }
+                line("}");
+            }
+            control.pop();
+            loops.pop();
+            line("}");
         }
 
         void returnStatement(ReturnTree r) {
@@ -632,8 +685,8 @@ final class Translator {
             for (StatementTree s : init) {
                 if (s instanceof VariableTree v) {
                     Prim p = declaredPrim(v);
-                    String name = declareVar(v, p);
-                    String decl = name + (v.getInitializer() == null ? "" : " = " + strip(convert(expr(v.getInitializer()), p, v).code));
+                    String value = v.getInitializer() == null ? "" : " = " + strip(convert(expr(v.getInitializer()), p, v).code);
+                    String decl = declareVar(v, p) + value;
                     parts.add(type == null ? target.type(p) + " " + decl : decl);
                     type = target.type(p);
                 } else if (s instanceof ExpressionStatementTree e) {

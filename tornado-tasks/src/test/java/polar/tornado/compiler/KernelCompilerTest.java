@@ -76,6 +76,14 @@ class KernelCompilerTest {
     }
 
     @Test
+    void staticImportsAndOtherKernelClassesResolve() {
+        String cuda = translate("integers", Dialect.CUDA).code();
+        assertTrue(cuda.contains("static __device__ int fn_SemanticsKernels_digitSum(int value)"), cuda);
+        assertTrue(cuda.contains("fn_SemanticsKernels_digitSum(abs(q)) % 2"), cuda);
+        assertTrue(translate("rowMaxWarp", Dialect.CUDA).code().contains("__shared__ float warpMax[8];"));
+    }
+
+    @Test
     void warpOperationsUseShufflesOnCudaAndAnEmulationOnOpenCl() {
         String cuda = translate("rowMaxWarp", Dialect.CUDA).code();
         assertTrue(cuda.contains("__shfl_xor_sync(0xffffffffu, v, m)"), cuda);
@@ -138,10 +146,18 @@ class KernelCompilerTest {
         return n;
     }
 
+    /** TranslationKernels and SemanticsKernels (run on OpenCL by SemanticsTest) in one unit. */
+    private static String everything(Dialect dialect) {
+        List<KernelTask> tasks = new ArrayList<>();
+        for (String k : KERNELS) tasks.add(TestTasks.task(KernelRef.of(TranslationKernels.class, k), k.equals("headDots") ? Map.of(3, 64) : Map.of()));
+        for (String k : new String[] {"integerOps", "floatOps", "storage", "warps"}) tasks.add(TestTasks.task(KernelRef.of(SemanticsKernels.class, k), Map.of()));
+        return KernelCompiler.translate(tasks, dialect).getFirst().code();
+    }
+
     @Test
     void cudaTranslationBuildsWithNvcc() throws Exception {
         assumeTrue(DeviceCompilers.hasNvcc(), "nvcc not installed");
-        String code = unit(Dialect.CUDA).getFirst().code();
+        String code = everything(Dialect.CUDA);
         Optional<String> log = DeviceCompilers.buildCuda(code);
         if (log.isPresent()) fail("nvcc rejected the unit:\n" + log.get() + "\n" + code);
     }
@@ -149,7 +165,7 @@ class KernelCompilerTest {
     @Test
     void openClTranslationBuilds() throws Throwable {
         assumeTrue(DeviceCompilers.hasOpenCl(), "no OpenCL platform");
-        String code = unit(Dialect.OPENCL).getFirst().code();
+        String code = everything(Dialect.OPENCL);
         Optional<String> log = DeviceCompilers.buildOpenCl(code);
         if (log.isPresent()) fail("OpenCL rejected the unit:\n" + log.get() + "\n" + code);
     }

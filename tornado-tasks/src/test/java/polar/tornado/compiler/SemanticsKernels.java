@@ -95,7 +95,33 @@ public final class SemanticsKernels {
             }
             out.set(o + 29, acc[0] + acc[3] + acc[1]++ + ++acc[2]);
             out.set(o + 30, in.getSize() + digitSum(a));
-            out.set(o + 31, 'x' + (int) 'y' - (short) -3);
+            int classic;
+            switch (b & 7) {
+                case 0:
+                    classic = 10;
+                    break;
+                case 1:
+                case 2:
+                    classic = 20; // falls through
+                case 3:
+                    classic = 30;
+                    break;
+                default:
+                    classic = -1;
+            }
+            int arrow = 0;
+            for (int j = 0; j < 3; j++) {
+                switch ((a >> j) & 3) {
+                    case 0 -> arrow += 5;
+                    case 1, 2 -> {
+                        if (j == 1) continue;
+                        arrow *= 2;
+                    }
+                    default -> arrow -= 7;
+                }
+                arrow++;
+            }
+            out.set(o + 31, 'x' + (int) 'y' - (short) -3 + 100 * classic + arrow);
         }
     }
 
@@ -153,7 +179,7 @@ public final class SemanticsKernels {
             ints.set(o + 10, (char) g);
             ints.set(o + 11, (byte) (f * 100));
             ints.set(o + 12, f > g ? 1 : f == g ? 2 : 0);
-            ints.set(o + 13, (int) (f / 0f));
+            ints.set(o + 13, (int) (f / (float) (n - n))); // f / 0f, which nvcc rejects as a constant
             boolean finite = Float.isFinite(f) && Float.isFinite(g);
             approx.set(o, finite ? (float) Math.exp(Math.min(f, 80f)) : 0f);
             approx.set(o + 1, finite ? (float) Math.log(Math.abs(f) + 1f) : 0f);

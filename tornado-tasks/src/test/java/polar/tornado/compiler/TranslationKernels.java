@@ -1,5 +1,8 @@
 package polar.tornado.compiler;
 
+import static java.lang.Math.abs;
+import static polar.tornado.KernelContext.WARP_SIZE;
+
 import polar.tornado.KernelContext;
 import polar.tornado.Parallel;
 import polar.tornado.types.BFloat16Array;
@@ -60,7 +63,7 @@ public final class TranslationKernels {
 
     /** Row maxima through warp reductions: warp partials in local memory, then the first warp. */
     public static void rowMaxWarp(KernelContext ctx, FloatArray x, FloatArray out, int cols) {
-        float[] warpMax = ctx.allocateFloatLocalArray(BLOCK / KernelContext.WARP_SIZE);
+        float[] warpMax = ctx.allocateFloatLocalArray(BLOCK / WARP_SIZE);
         int row = ctx.groupIdx;
         float m = Float.NEGATIVE_INFINITY;
         for (int j = ctx.localIdx; j < cols; j += ctx.localGroupSizeX) {
@@ -177,7 +180,7 @@ public final class TranslationKernels {
             return;
         }
         int q = quants.get(i);
-        int bucket = (q >>> 4) & 0xF;
+        int bucket = ((q >>> 4) & 0xF) + SemanticsKernels.digitSum(abs(q)) % 2;
         ctx.atomicAdd(hist, bucket, 1);
         ctx.atomicAdd(sums, 0, q * 0.5f);
         long wide = BIG + i;
