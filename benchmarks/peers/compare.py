@@ -60,6 +60,11 @@ def fmt(v, spec):
     return format(v, spec) if v is not None else "-".rjust(int(spec.split(".")[0]))
 
 
+def short(reason, width=90):
+    reason = (reason or "").removeprefix("UnsupportedOperationException: ")
+    return reason if len(reason) <= width else reason[:width - 3] + "..."
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("polar")
@@ -91,9 +96,9 @@ def main():
         if r.get("fraction_target_met") is False:
             notes.append(f"below {DENSE_FRACTION_TARGET} of bound")
         if r["polar_status"] != "ok":
-            notes.append(f"polar {r['polar_status']}: {r['polar_reason']}")
+            notes.append(f"polar {r['polar_status']}: {short(r['polar_reason'])}")
         if r.get("torch_status") not in (None, "ok"):
-            notes.append(f"torch {r['torch_status']}: {r['torch_reason']}")
+            notes.append(f"torch {r['torch_status']}: {short(r['torch_reason'])}")
         print(f"{r['model']:10} {r['batch']:5d} {r['context']:5d} {r['heads_density']:5.3g} {r['mlp_density']:5.3g} {r['polar_types']:>9} "
               f"{fmt(r.get('polar_step_ms'), '9.3f')} {fmt(r.get('polar_tokens_per_s'), '11.1f')} {fmt(r.get('polar_fraction_of_bound'), '6.2f')} "
               f"{fmt(r.get('torch_step_ms'), '9.3f')} {fmt(r.get('torch_tokens_per_s'), '11.1f')} {fmt(r.get('torch_fraction_of_bound'), '6.2f')} "
