@@ -135,6 +135,7 @@ class Model:
             half = s["head_dim"] // 2
             inv = 1.0 / (s["rope_theta"] ** (torch.arange(0, half, dtype=torch.float32, device=device) * 2 / s["head_dim"]))
             angles = torch.outer(torch.arange(s["max_positions"], dtype=torch.float32, device=device), inv)
+            angles = torch.cat((angles, angles), dim=-1)  # half-split rotation: both halves turn by the same angles
             self.cos, self.sin = angles.cos().to(dtype), angles.sin().to(dtype)
 
     def norm(self, x, weight, bias):
@@ -146,9 +147,9 @@ class Model:
         return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + EPS)).to(x.dtype) * weight
 
     def rope(self, x, cos, sin):
+        """Half-split RoPE over [B, heads, D] with cos, sin [B, 1, D]: few kernels, as it runs for Q and K at once."""
         half = x.shape[-1] // 2
-        x1, x2 = x[..., :half], x[..., half:]
-        return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
+        return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
 
 
 def attention(q, k, v):
@@ -179,16 +180,16 @@ class DecodeStep:
         if m.opt:
             x = x + m.positions[self.positions + s["position_offset"]]
         else:
-            cos = m.cos[self.positions].unsqueeze(1)  # [B, 1, D/2]
+            cos = m.cos[self.positions].unsqueeze(1)  # [B, 1, D]
             sin = m.sin[self.positions].unsqueeze(1)
         for l, w in enumerate(m.layers):
             h = m.norm(x, w["attn_norm"], w["attn_norm_bias"])
             qkv = F.linear(h, w["wqkv"], w["bqkv"])
-            q = qkv[:, :q_dim].view(b, s["heads"], self.head_dim)
-            k = qkv[:, q_dim:q_dim + kv_dim].view(b, self.kv_heads, self.head_dim)
-            v = qkv[:, q_dim + kv_dim:].view(b, self.kv_heads, self.head_dim)
+            qk = qkv[:, :q_dim + kv_dim].view(b, s["heads"] + self.kv_heads, self.head_dim)
             if not m.opt:
-                q, k = m.rope(q, cos, sin), m.rope(k, cos, sin)
+                qk = m.rope(qk, cos, sin)  # Q and K rotated together
+            q, k = qk[:, :s["heads"]], qk[:, s["heads"]:]
+            v = qkv[:, q_dim + kv_dim:].view(b, self.kv_heads, self.head_dim)
             self.k[l][:, :, self.context - 1].copy_(k)
             self.v[l][:, :, self.context - 1].copy_(v)
             o = attention(q.reshape(b, self.kv_heads, self.group, self.head_dim), self.k[l], self.v[l])
