@@ -106,7 +106,6 @@ public final class DecodeBench {
         try (Backend backend = Backends.open(options.backend(), options.device())) {
             DecodeBench bench = new DecodeBench(backend, options, out);
             Map<String, Object> result = bench.runAll();
-            bench.save(result);
             bench.printTable(result);
             out.println("JSON: " + options.json().toAbsolutePath());
             @SuppressWarnings("unchecked")
@@ -189,17 +188,24 @@ public final class DecodeBench {
         result.put("copy_gb_per_s", copyGBps);
         out.printf(Locale.ROOT, "DecodeBench on %s: device-to-device copy %.0f GB/s (read + write)%n", backend.deviceName(), copyGBps);
 
+        // Rows of one model run together, so its weights go to the device once; the JSON keeps the plan's order.
+        List<DecodePlan.Row> plan = options.rows();
+        Map<DecodePlan.Row, Map<String, Object>> done = new LinkedHashMap<>();
         List<Map<String, Object>> rows = new ArrayList<>();
         result.put("rows", rows);
-        // Rows of one model run together, so its weights go to the device once.
-        for (BenchModel model : options.rows().stream().map(DecodePlan.Row::model).distinct().toList()) {
-            List<DecodePlan.Row> modelRows = options.rows().stream().filter(r -> r.model() == model).toList();
-            runModel(model, modelRows, result, rows);
+        Runnable update = () -> {
+            rows.clear();
+            for (DecodePlan.Row r : plan) if (done.containsKey(r)) rows.add(done.get(r));
+            save(result);
+        };
+        for (BenchModel model : plan.stream().map(DecodePlan.Row::model).distinct().toList()) {
+            runModel(model, plan.stream().filter(r -> r.model() == model).distinct().toList(), done, update);
         }
+        update.run();
         return result;
     }
 
-    private void runModel(BenchModel model, List<DecodePlan.Row> rows, Map<String, Object> result, List<Map<String, Object>> results) {
+    private void runModel(BenchModel model, List<DecodePlan.Row> rows, Map<DecodePlan.Row, Map<String, Object>> results, Runnable update) {
         Numerics numerics = Numerics.choose(options.precision(), backend, model);
         ModelConfig c = model.config();
         out.printf(Locale.ROOT, "%n== %s (%s)%s%n", model.id(), numerics.label(), numerics.note().isEmpty() ? "" : ": " + numerics.note());
@@ -212,8 +218,9 @@ public final class DecodeBench {
                 Map<String, Object> row = describe(r, numerics);
                 row.put("status", Status.FAILED.json());
                 row.put("reason", "weights: " + oneLine(e));
-                results.add(row);
+                results.put(r, row);
             }
+            update.run();
             out.println("  weights failed: " + oneLine(e));
             return;
         }
@@ -230,9 +237,9 @@ public final class DecodeBench {
                     System.err.println("DecodeBench " + model.id() + " batch " + r.batch() + " context " + r.context() + " failed:");
                     e.printStackTrace();
                 }
-                results.add(row);
+                results.put(r, row);
                 out.println("  " + summary(row));
-                save(result);
+                update.run();
             }
         } finally {
             weights.close();
