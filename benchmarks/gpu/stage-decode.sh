@@ -9,6 +9,7 @@ WORKTREE=$(cd "$(dirname "$0")/../.." && pwd)
 CHECKOUT=/work/main
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = --checkout ] && CHECKOUT=${args[i + 1]}; done
-bash "$WORKTREE/benchmarks/gpu/stage.sh" "$WORKTREE" "$@"
+# From the checkout: stage.sh sizes the checkout's tracked files with paths relative to the current folder.
+(cd "$CHECKOUT" && bash "$WORKTREE/benchmarks/gpu/stage.sh" "$WORKTREE" "$@")
 cp "$WORKTREE"/benchmarks/peers/torch_decode.py "$WORKTREE"/benchmarks/peers/compare.py "$WORKTREE"/benchmarks/peers/decode-plan.txt "$CHECKOUT/.carry/bin/"
 ls -la "$CHECKOUT/.carry/bin"
