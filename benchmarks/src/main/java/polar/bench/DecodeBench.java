@@ -312,7 +312,8 @@ public final class DecodeBench {
             step = StepBuffers.allocate(backend, shape, numerics.precision(), r.batch(), r.batch(), partitions);
             writeStepInputs(step, c, r);
             try {
-                builder = LayerBuilders.create(shape, numerics.precision(), weights, cache.buffers(), step, engine.partitionSize(), r.sparsity());
+                builder = LayerBuilders.factory(r.sparsity()).create(shape, numerics.precision(), weights.buffers(), cache.buffers(), step,
+                        engine.partitionSize());
             } catch (UnsupportedOperationException e) {
                 row.put("status", Status.UNAVAILABLE.json());
                 row.put("reason", oneLine(e));
