@@ -16,8 +16,9 @@ import java.util.List;
 /**
  * The default model shipped inside the jar (tiny-llama, 6.5M parameters), so {@code polar generate}
  * works with no model at hand. Model files are memory-mapped, so they are extracted once to
- * {@code <cache>/models/tiny-llama-<hash>/}, where {@code <cache>} is {@code $POLAR_CACHE}, else
- * {@code $XDG_CACHE_HOME/polar}, else {@code ~/.cache/polar}; the hash of the contents keeps a
+ * {@code <cache>/models/tiny-llama-<hash>/}, where {@code <cache>} is the system property
+ * {@code polar.cache}, else {@code $POLAR_CACHE}, else {@code $XDG_CACHE_HOME/polar}, else
+ * {@code ~/.cache/polar}; the hash of the contents keeps a
  * changed model from reusing an old folder.
  */
 public final class EmbeddedModel {
@@ -62,6 +63,8 @@ public final class EmbeddedModel {
 
     /** Where Polar keeps extracted files. */
     public static Path cacheRoot() {
+        String property = System.getProperty("polar.cache");
+        if (property != null && !property.isBlank()) return Path.of(property);
         String polar = System.getenv("POLAR_CACHE");
         if (polar != null && !polar.isBlank()) return Path.of(polar);
         String xdg = System.getenv("XDG_CACHE_HOME");

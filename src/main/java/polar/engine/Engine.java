@@ -9,7 +9,9 @@ import java.util.List;
 import java.util.Map;
 import polar.model.Model;
 import polar.model.ModelConfig;
+import polar.tornado.layers.KvBuffers;
 import polar.tornado.layers.LayerGraphBuilder;
+import polar.tornado.layers.ModelBuffers;
 import polar.tornado.layers.Precision;
 import polar.tornado.layers.StepBuffers;
 import polar.tornado.layers.StepShape;
@@ -41,10 +43,25 @@ public final class Engine implements AutoCloseable {
     private final int maxContext;
     private final int maxPartitions;
     private final Map<StepShape, Executable> compiled = new HashMap<>();
+    private long compileNanos;
     private final IntArray tokenIds, positions, tokenSeq, lastRows;
     private final FloatArray logits;
 
+    /**
+     * Makes the layer graph builder. The default is {@link LayerGraphBuilder} itself; a subclass
+     * overriding its seams adds Polar Sparsity, or taps activations (router data collection).
+     */
+    @FunctionalInterface
+    public interface BuilderFactory {
+        LayerGraphBuilder create(TransformerShape shape, Precision precision, ModelBuffers weights, KvBuffers kv, StepBuffers step,
+                                 int partitionSize);
+    }
+
     public Engine(Backend backend, Model model, EngineOptions options) {
+        this(backend, model, options, LayerGraphBuilder::new);
+    }
+
+    public Engine(Backend backend, Model model, EngineOptions options, BuilderFactory builders) {
         this.backend = backend;
         this.config = model.config();
         boolean cuda = backend.name().equals("cuda");
@@ -60,7 +77,7 @@ public final class Engine implements AutoCloseable {
         int blocks = options.kvBlocks() > 0 ? options.kvBlocks() : options.maxSequences() * blocksPerSequence + 1;
         this.cache = new KvCache(backend, shape, precision.kvCache(), options.blockSize(), blocks, options.maxSequences(), maxContext);
         this.step = StepBuffers.allocate(backend, shape, precision, stepTokens, options.maxSequences(), maxPartitions);
-        this.builder = new LayerGraphBuilder(shape, precision, weights.buffers(), cache.buffers(), step, options.partitionSize());
+        this.builder = builders.create(shape, precision, weights.buffers(), cache.buffers(), step, options.partitionSize());
         this.tokenIds = new IntArray(stepTokens);
         this.positions = new IntArray(stepTokens);
         this.tokenSeq = new IntArray(stepTokens);
@@ -77,6 +94,9 @@ public final class Engine implements AutoCloseable {
     public Precision precision() { return precision; }
 
     public KvCache cache() { return cache; }
+
+    /** The step's device buffers (activations of the last step stay there until the next). */
+    public StepBuffers stepBuffers() { return step; }
 
     /** Positions a sequence may reach. */
     public int maxContext() { return maxContext; }
@@ -190,7 +210,7 @@ public final class Engine implements AutoCloseable {
         backend.write(step.tokenSeq(), 0, tokenSeq.segment(), shape.tokens());
         backend.write(step.lastRows(), 0, lastRows.segment(), shape.sequences());
 
-        compiled.computeIfAbsent(shape, s -> backend.capture(backend.compile(builder.build(s)))).run();
+        compiled.computeIfAbsent(shape, this::compile).run();
 
         int vocab = config.vocabSize();
         backend.read(step.logits(), 0, logits.segment(), (long) n * vocab);
@@ -201,6 +221,17 @@ public final class Engine implements AutoCloseable {
         }
         return result;
     }
+
+    /** Builds, compiles and captures the graphs of one bucket, timing it (kernel translation and NVRTC are not inference). */
+    private Executable compile(StepShape shape) {
+        long t0 = System.nanoTime();
+        Executable e = backend.capture(backend.compile(builder.build(shape)));
+        compileNanos += System.nanoTime() - t0;
+        return e;
+    }
+
+    /** Nanoseconds spent so far building and compiling graphs (the first step of each bucket pays it). */
+    public long compileNanos() { return compileNanos; }
 
     /** The graph bucket of a step: tokens and sequences rounded up to powers of two, split-K partitions for the longest sequence. */
     private StepShape bucket(boolean decode, int tokens, int sequences, int longest) {

@@ -3,10 +3,16 @@ package polar.engine;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import polar.tornado.layers.Precision;
+import polar.tornado.types.ElementType;
+import java.nio.file.Path;
+import polar.formats.Json;
+import polar.formats.JsonFields;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import polar.model.Model;
@@ -17,50 +23,98 @@ import polar.tornado.runtime.Backend;
 
 /**
  * The engine against PyTorch's float32 outputs in {@code ../shared/golden}: last-position logits
- * within 1e-3 relative error and all 24 greedy tokens of every prompt, one prompt at a time; then
- * the five prompts prefilled and decoded together in one batch give exactly the same tokens.
+ * within 1e-3 relative error (1e-2 with float16 weights, activations and cache, the cuda default)
+ * and all 24 greedy tokens of every prompt, one prompt at a time; then the five prompts prefilled
+ * and decoded together in one batch give exactly the same tokens.
  */
 class EngineGoldenTest {
     static final double LOGIT_TOLERANCE = 1e-3;
+    static final double LOGIT_TOLERANCE_FLOAT16 = 1e-2;
     static final int GREEDY_TOKENS = 24;
 
     static List<String> backends() {
-        return Backends.available();
+        return TestBackends.names();
     }
 
     @ParameterizedTest(name = "tiny-llama on {0}")
     @MethodSource("backends")
     void tinyLlama(String backend) throws Exception {
-        check("tiny-llama", backend, EngineOptions.defaults());
+        check("tiny-llama", backend, EngineOptions.defaults(), true);
     }
 
     @ParameterizedTest(name = "tiny-opt on {0}")
     @MethodSource("backends")
     void tinyOpt(String backend) throws Exception {
-        check("tiny-opt", backend, EngineOptions.defaults());
+        check("tiny-opt", backend, EngineOptions.defaults(), true);
     }
 
-    /** Split-K decode attention (partitions of 16 positions, so up to 3 per sequence here) gives the same tokens. */
+    /** Split-K decode attention (partitions of 16 positions, so up to 3 per sequence here) gives the same tokens, batched. */
     @ParameterizedTest(name = "tiny-llama split-K on {0}")
     @MethodSource("backends")
     void tinyLlamaSplitK(String backend) throws Exception {
-        check("tiny-llama", backend, EngineOptions.defaults().withPartitions(16, true));
+        check("tiny-llama", backend, EngineOptions.defaults().withPartitions(16, true), false);
     }
 
-    private static void check(String modelName, String backendName, EngineOptions options) throws Exception {
+    /** The cuda path's numerics (float16 weights, GEMM inputs and KV cache) on the other backends (cuda runs them by default). */
+    @ParameterizedTest(name = "tiny-llama float16 on {0}")
+    @MethodSource("backends")
+    void tinyLlamaFloat16(String backend) throws Exception {
+        assumeFalse(backend.equals("cuda"), "cuda runs float16 in tinyLlama");
+        check("tiny-llama", backend, EngineOptions.defaults().withPrecision(Precision.FLOAT16, WeightFormat.FLOAT16), true);
+    }
+
+    @ParameterizedTest(name = "tiny-opt float16 on {0}")
+    @MethodSource("backends")
+    void tinyOptFloat16(String backend) throws Exception {
+        assumeFalse(backend.equals("cuda"), "cuda runs float16 in tinyOpt");
+        check("tiny-opt", backend, EngineOptions.defaults().withPrecision(Precision.FLOAT16, WeightFormat.FLOAT16), true);
+    }
+
+    /** stories260K.gguf (float32, head size 8, GQA) reproduces its 200 float64 greedy tokens from BOS. */
+    @ParameterizedTest(name = "stories260K on {0}")
+    @MethodSource("backends")
+    void stories260K(String backendName) throws Exception {
+        Path file = SharedAssets.require("golden/stories260K.greedy200.json");
+        JsonFields golden = JsonFields.of(Json.parse(file), file.toString());
+        int[] prompt = Golden.ints(golden.integers("prompt_ids"));
+        int[] expected = Golden.ints(golden.integers("generated_ids"));
+        Model model = ModelLoader.load(SharedAssets.require("models/stories260K.gguf"));
+        try (Backend backend = Backends.open(backendName);
+             Engine engine = new Engine(backend, model, EngineOptions.defaults().withMaxSequences(1).withMaxContext(prompt.length + expected.length))) {
+            Sequence s = engine.newSequence();
+            float[] logits = engine.prefill(List.of(s), List.of(prompt))[0];
+            int[] tokens = new int[expected.length];
+            for (int i = 0; i < tokens.length; i++) {
+                tokens[i] = argmax(logits);
+                if (tokens[i] != expected[i]) {
+                    fail("stories260K on " + backendName + ": token " + i + " is " + tokens[i] + ", expected " + expected[i]
+                            + "; generated so far " + Arrays.toString(Arrays.copyOf(tokens, i + 1)));
+                }
+                if (i + 1 < tokens.length) logits = engine.decode(List.of(s), new int[] {tokens[i]})[0];
+            }
+        }
+    }
+
+    /**
+     * With {@code singly}, each prompt alone (logits and greedy tokens against golden), then all
+     * together (same tokens as alone); without, only all together against golden.
+     */
+    private static void check(String modelName, String backendName, EngineOptions options, boolean singly) throws Exception {
         List<Golden> cases = Golden.load(modelName);
         Model model = ModelLoader.load(SharedAssets.require("models/" + modelName));
         try (Backend backend = Backends.open(backendName);
              Engine engine = new Engine(backend, model, options.withMaxSequences(cases.size()).withMaxContext(256))) {
+            double tolerance = engine.precision().activations() == ElementType.F16 ? LOGIT_TOLERANCE_FLOAT16 : LOGIT_TOLERANCE;
+            String numerics = " (" + engine.precision() + ")";
             double worstRelative = 0;
             double worstElement = 0;
             List<int[]> single = new ArrayList<>();
-            for (Golden c : cases) {
+            for (Golden c : singly ? cases : List.<Golden>of()) {
                 Sequence s = engine.newSequence();
                 float[] logits = engine.prefill(List.of(s), List.of(c.promptIds()))[0];
                 double[] err = errors(logits, c.lastLogits());
-                String what = modelName + " on " + backendName + " \"" + c.prompt() + "\"";
-                if (!(err[0] <= LOGIT_TOLERANCE)) fail(what + ": logits relative error " + err[0] + ", largest element error " + err[1]);
+                String what = modelName + " on " + backendName + numerics + " \"" + c.prompt() + "\"";
+                if (!(err[0] <= tolerance)) fail(what + ": logits relative error " + err[0] + ", largest element error " + err[1]);
                 worstRelative = Math.max(worstRelative, err[0]);
                 worstElement = Math.max(worstElement, err[1]);
                 int[] tokens = greedy(engine, List.of(s), new float[][] {logits})[0];
@@ -68,8 +122,12 @@ class EngineGoldenTest {
                 engine.release(s);
                 single.add(tokens);
             }
-            System.out.printf("%s on %s: logits worst relative error %.3g, largest element error %.3g%n",
-                    modelName, backendName, worstRelative, worstElement);
+            if (singly) {
+                System.out.printf("%s on %s%s: logits worst relative error %.3g, largest element error %.3g%n",
+                        modelName, backendName, numerics, worstRelative, worstElement);
+            } else {
+                cases.forEach(c -> single.add(c.greedyIds()));
+            }
 
             List<Sequence> batch = new ArrayList<>();
             for (int i = 0; i < cases.size(); i++) batch.add(engine.newSequence());

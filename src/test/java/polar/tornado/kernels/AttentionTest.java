@@ -24,6 +24,7 @@ import polar.tornado.graph.TaskGraph;
 import polar.tornado.runtime.Backend;
 import polar.tornado.types.ElementType;
 import polar.tornado.types.FloatArray;
+import polar.tornado.types.HalfArray;
 import polar.tornado.types.IntArray;
 
 /**
@@ -36,6 +37,9 @@ class AttentionTest {
     static final int BLOCK = 16;
 
     static List<String> backends() { return KernelTesting.backends(); }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends polar.tornado.types.DeviceArray> Buffer<T> cast(Buffer<?> b) { return (Buffer<T>) b; }
 
     /** One launch: {@code queries} last positions of each sequence attend; {@code partitions} of {@code partitionSize} positions. */
     record Case(int heads, int kvHeads, int headDim, int[] lengths, int queries, int partitions, int partitionSize) {
@@ -57,11 +61,15 @@ class AttentionTest {
     void pagedAttentionMatchesFloat64(String name) {
         long seed = Accuracy.seed();
         try (Backend backend = Backends.open(name)) {
-            for (Case c : CASES) check(backend, c, new Random(seed), name + " " + c + " seed=" + seed);
+            for (Case c : CASES) {
+                check(backend, c, false, new Random(seed), name + " " + c + " seed=" + seed);
+                check(backend, c, true, new Random(seed), name + " " + c + " float16 seed=" + seed);
+            }
         }
     }
 
-    private static void check(Backend backend, Case c, Random random, String what) {
+    /** With {@code half}, the float16 kernels: the cache rounds K and V to float16 (so does the reference), the output is float16. */
+    private static void check(Backend backend, Case c, boolean half, Random random, String what) {
         int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim, stride = qDim + 2 * kvDim, group = c.heads / c.kvHeads;
         int sequences = c.lengths.length;
         int maxBlocks = Arrays.stream(c.lengths).map(l -> (l + BLOCK - 1) / BLOCK).max().orElseThrow();
@@ -77,6 +85,8 @@ class AttentionTest {
         // Every position's K and V, written through the kernel from fused QKV rows.
         int total = Arrays.stream(c.lengths).sum();
         FloatArray history = Accuracy.randomFloats(random, total * stride);
+        double[] kv = new double[history.getSize()]; // K and V as the cache holds them
+        for (int i = 0; i < kv.length; i++) kv[i] = half ? Float.float16ToFloat(Float.floatToFloat16(history.get(i))) : history.get(i);
         int[] histSeq = new int[total], histPos = new int[total], first = new int[sequences];
         for (int s = 0, t = 0; s < sequences; s++) {
             first[s] = t;
@@ -103,7 +113,7 @@ class AttentionTest {
                 double max = Double.NEGATIVE_INFINITY, sum = 0;
                 for (int j = 0; j < n; j++) {
                     int row = (first[qSeq[t]] + j) * stride;
-                    for (int d = 0; d < c.headDim; d++) w[j] += (double) q.get(t * stride + h * c.headDim + d) * history.get(row + qDim + kvh * c.headDim + d);
+                    for (int d = 0; d < c.headDim; d++) w[j] += (double) q.get(t * stride + h * c.headDim + d) * kv[row + qDim + kvh * c.headDim + d];
                     w[j] *= scale;
                     max = Math.max(max, w[j]);
                 }
@@ -111,42 +121,59 @@ class AttentionTest {
                 for (int j = 0; j < n; j++) {
                     int row = (first[qSeq[t]] + j) * stride;
                     for (int d = 0; d < c.headDim; d++) {
-                        ref[t * qDim + h * c.headDim + d] += w[j] / sum * history.get(row + qDim + kvDim + kvh * c.headDim + d);
+                        ref[t * qDim + h * c.headDim + d] += w[j] / sum * kv[row + qDim + kvDim + kvh * c.headDim + d];
                     }
                 }
             }
         }
 
         int cacheSize = blocks * BLOCK * kvDim;
-        Buffer<FloatArray> k = poisoned(backend, ElementType.F32, cacheSize, "k");
-        Buffer<FloatArray> v = poisoned(backend, ElementType.F32, cacheSize, "v");
+        ElementType<?> type = half ? ElementType.F16 : ElementType.F32;
+        Buffer<?> k = poisoned(backend, type, cacheSize, "k");
+        Buffer<?> v = poisoned(backend, type, cacheSize, "v");
         Buffer<IntArray> blockTable = backend.upload(IntArray.of(table), "blockTable");
-        Buffer<FloatArray> out = poisoned(backend, ElementType.F32, tokens * qDim, "out");
-        Buffer<FloatArray> attnOut = c.partitions > 1 ? poisoned(backend, ElementType.F32, tokens * qDim, "attn") : out;
+        Buffer<?> out = poisoned(backend, type, tokens * qDim, "out");
         Buffer<FloatArray> partOut = poisoned(backend, ElementType.F32, tokens * c.partitions * qDim, "partOut");
         Buffer<FloatArray> partStats = poisoned(backend, ElementType.F32, tokens * c.partitions * c.heads * 2, "partStats");
         Buffer<IntArray> queryPositions = backend.upload(IntArray.of(qPos), "positions");
+        Buffer<FloatArray> historyBuffer = backend.upload(history, "history"), queryBuffer = backend.upload(q, "q");
+        Buffer<IntArray> histSeqBuffer = backend.upload(IntArray.of(histSeq), "histSeq"), histPosBuffer = backend.upload(IntArray.of(histPos), "histPos");
+        Buffer<IntArray> qSeqBuffer = backend.upload(IntArray.of(qSeq), "qSeq");
+        Grid writeGrid = Grid.of(total, kvDim), attentionGrid = Grid.groups(c.kvHeads, tokens, c.partitions, Attention.THREADS);
+        Grid combineGrid = Grid.of(tokens, qDim);
         TaskGraph g = new TaskGraph("attention");
-        g.parallel(Attention::writeKv, Grid.of(total, kvDim), backend.upload(history, "history"), k, v, blockTable,
-                backend.upload(IntArray.of(histSeq), "histSeq"), backend.upload(IntArray.of(histPos), "histPos"),
-                i32(total), i32(stride), i32(qDim), i32(kvDim), i32(maxBlocks), constant(c.headDim), constant(BLOCK));
-        g.kernel(Attention::paged, Grid.groups(c.kvHeads, tokens, c.partitions, Attention.THREADS), backend.upload(q, "q"), k, v, blockTable,
-                backend.upload(IntArray.of(qSeq), "qSeq"), queryPositions, attnOut, partOut, partStats,
-                i32(stride), i32(maxBlocks), i32(c.partitionSize), i32(c.partitions), f32((float) scale),
-                constant(c.headDim), constant(group), constant(c.kvHeads), constant(BLOCK));
-        if (c.partitions > 1) {
-            g.parallel(Attention::combine, Grid.of(tokens, qDim), partOut, partStats, queryPositions, out,
-                    i32(tokens), i32(c.heads), constant(c.headDim), i32(c.partitions), i32(c.partitionSize));
+        if (half) {
+            Buffer<HalfArray> kh = cast(k), vh = cast(v), oh = cast(out);
+            g.parallel(Attention::writeKvHalf, writeGrid, historyBuffer, kh, vh, blockTable, histSeqBuffer, histPosBuffer,
+                    i32(total), i32(stride), i32(qDim), i32(kvDim), i32(maxBlocks), constant(c.headDim), constant(BLOCK));
+            g.kernel(Attention::pagedHalf, attentionGrid, queryBuffer, kh, vh, blockTable, qSeqBuffer, queryPositions, oh, partOut, partStats,
+                    i32(stride), i32(maxBlocks), i32(c.partitionSize), i32(c.partitions), f32((float) scale),
+                    constant(c.headDim), constant(group), constant(c.kvHeads), constant(BLOCK));
+            if (c.partitions > 1) {
+                g.parallel(Attention::combineHalf, combineGrid, partOut, partStats, queryPositions, oh,
+                        i32(tokens), i32(c.heads), constant(c.headDim), i32(c.partitions), i32(c.partitionSize));
+            }
+        } else {
+            Buffer<FloatArray> kf = cast(k), vf = cast(v), of = cast(out);
+            g.parallel(Attention::writeKv, writeGrid, historyBuffer, kf, vf, blockTable, histSeqBuffer, histPosBuffer,
+                    i32(total), i32(stride), i32(qDim), i32(kvDim), i32(maxBlocks), constant(c.headDim), constant(BLOCK));
+            g.kernel(Attention::paged, attentionGrid, queryBuffer, kf, vf, blockTable, qSeqBuffer, queryPositions, of, partOut, partStats,
+                    i32(stride), i32(maxBlocks), i32(c.partitionSize), i32(c.partitions), f32((float) scale),
+                    constant(c.headDim), constant(group), constant(c.kvHeads), constant(BLOCK));
+            if (c.partitions > 1) {
+                g.parallel(Attention::combine, combineGrid, partOut, partStats, queryPositions, of,
+                        i32(tokens), i32(c.heads), constant(c.headDim), i32(c.partitions), i32(c.partitionSize));
+            }
         }
         run(backend, g);
-        assertClose(ref, values(backend.read(out)), Accuracy.F32, "attention " + what);
+        assertClose(ref, values(backend.read(out)), half ? Accuracy.F16 : Accuracy.F32, "attention " + what);
 
-        FloatArray kHost = backend.read(k);
+        double[] kHost = values(backend.read(k));
         for (int b = used; b < blocks; b++) {
             int block = order.get(b);
             for (int i = 0; i < BLOCK * kvDim; i++) {
-                float x = kHost.get(block * BLOCK * kvDim + i);
-                if (!Float.isNaN(x)) assertTrue(false, what + ": unowned block " + block + " was written (element " + i + " = " + x + ")");
+                double x = kHost[block * BLOCK * kvDim + i];
+                if (!Double.isNaN(x)) assertTrue(false, what + ": unowned block " + block + " was written (element " + i + " = " + x + ")");
             }
         }
     }

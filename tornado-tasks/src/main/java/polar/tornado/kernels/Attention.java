@@ -3,6 +3,7 @@ package polar.tornado.kernels;
 import polar.tornado.KernelContext;
 import polar.tornado.Parallel;
 import polar.tornado.types.FloatArray;
+import polar.tornado.types.HalfArray;
 import polar.tornado.types.IntArray;
 
 /**
@@ -53,9 +54,21 @@ public final class Attention {
                                int tokens, int rowStride, int kOffset, int kvDim, int maxBlocks, int headDim, int blockSize) {
         for (@Parallel int t = 0; t < tokens; t++) {
             for (@Parallel int e = 0; e < kvDim; e++) {
-                int position = positions.get(t);
-                int block = blockTable.get(tokenSeq.get(t) * maxBlocks + position / blockSize);
-                int dst = cacheIndex(block, e / headDim, position % blockSize, kvDim, headDim, blockSize) + e % headDim;
+                int dst = slotIndex(blockTable, tokenSeq, positions, t, e, kvDim, maxBlocks, headDim, blockSize);
+                int src = t * rowStride + kOffset + e;
+                kCache.set(dst, qkv.get(src));
+                vCache.set(dst, qkv.get(src + kvDim));
+            }
+        }
+    }
+
+    /** {@link #writeKv} into a float16 cache. */
+    public static void writeKvHalf(FloatArray qkv, HalfArray kCache, HalfArray vCache,
+                                   IntArray blockTable, IntArray tokenSeq, IntArray positions,
+                                   int tokens, int rowStride, int kOffset, int kvDim, int maxBlocks, int headDim, int blockSize) {
+        for (@Parallel int t = 0; t < tokens; t++) {
+            for (@Parallel int e = 0; e < kvDim; e++) {
+                int dst = slotIndex(blockTable, tokenSeq, positions, t, e, kvDim, maxBlocks, headDim, blockSize);
                 int src = t * rowStride + kOffset + e;
                 kCache.set(dst, qkv.get(src));
                 vCache.set(dst, qkv.get(src + kvDim));
@@ -82,55 +95,52 @@ public final class Attention {
         int[] rows = ctx.allocateIntLocalArray(TILE);
         float[] acc = new float[PER_THREAD];
         float[] score = new float[MAX_GROUP];
-        float[] k = new float[4];
-        int kvHead = ctx.groupIdx;
+        float[] k = new float[8];
         int t = ctx.groupIdy;
-        int part = ctx.groupIdz;
-        int j = ctx.localIdx;
-        int width = group * headDim;
-        int kvDim = kvHeads * headDim;
-        int position = positions.get(t);
-        int start = part * partitionSize;
-        int end = Math.min(start + partitionSize, position + 1);
+        int start = ctx.groupIdz * partitionSize;
+        int end = Math.min(start + partitionSize, positions.get(t) + 1);
         int table = tokenSeq.get(t) * maxBlocks;
-        loadQueries(ctx, q, stats, acc, qkv, t * qStride + kvHead * width, width, scale, group);
+        loadQueries(ctx, q, stats, acc, qkv, t * qStride + ctx.groupIdx * group * headDim, group * headDim, scale, group);
         for (int tile = start; tile < end; tile += TILE) {
             int n = Math.min(TILE, end - tile);
-            for (int h = 0; h < group; h++) score[h] = 0f;
-            if (j < n) {
-                int row = rowIndex(blockTable, table, tile + j, kvHead, kvDim, headDim, blockSize);
-                rows[j] = row;
-                for (int d = 0; d < headDim; d += 4) {
-                    kCache.load4(row + d, k);
-                    dot4(q, k, score, d, headDim, group);
-                }
-            }
-            storeScores(p, score, j, j < n, group);
+            scoreKeys(ctx, q, p, rows, score, k, kCache, blockTable, table, tile, n, kvHeads, headDim, group, blockSize);
             ctx.localBarrier();
             softmaxTile(ctx, p, stats, n, group);
             ctx.localBarrier();
-            for (int r = 0; r < PER_THREAD; r++) {
-                int i = j + r * THREADS;
-                if (i < width) {
-                    int h = i / headDim;
-                    int d = i % headDim;
-                    float a = acc[r] * stats[RESCALE + h];
-                    for (int c = 0; c < n; c++) a += p[h * TILE + c] * vCache.get(rows[c] + d);
-                    acc[r] = a;
-                }
-            }
+            accumulateValues(ctx, acc, p, stats, rows, vCache, n, group * headDim, headDim);
             ctx.localBarrier();
         }
-        int heads = kvHeads * group;
-        for (int r = 0; r < PER_THREAD; r++) {
-            int i = j + r * THREADS;
-            if (i < width) {
-                float o = normalised(acc[r], stats[SUM + i / headDim]);
-                if (partitions == 1) out.set(t * heads * headDim + kvHead * width + i, o);
-                else partOut.set((t * partitions + part) * heads * headDim + kvHead * width + i, o);
-            }
+        storeOutput(ctx, acc, stats, out, partOut, partStats, partitions, kvHeads, headDim, group);
+    }
+
+    /** {@link #paged} over a float16 cache, writing float16 output (the next GEMM's input). */
+    public static void pagedHalf(KernelContext ctx, FloatArray qkv, HalfArray kCache, HalfArray vCache,
+                                 IntArray blockTable, IntArray tokenSeq, IntArray positions,
+                                 HalfArray out, FloatArray partOut, FloatArray partStats,
+                                 int qStride, int maxBlocks, int partitionSize, int partitions, float scale,
+                                 int headDim, int group, int kvHeads, int blockSize) {
+        float[] q = ctx.allocateFloatLocalArray(MAX_GROUP_WIDTH);
+        float[] p = ctx.allocateFloatLocalArray(MAX_GROUP * TILE);
+        float[] stats = ctx.allocateFloatLocalArray(3 * MAX_GROUP);
+        int[] rows = ctx.allocateIntLocalArray(TILE);
+        float[] acc = new float[PER_THREAD];
+        float[] score = new float[MAX_GROUP];
+        float[] k = new float[8];
+        int t = ctx.groupIdy;
+        int start = ctx.groupIdz * partitionSize;
+        int end = Math.min(start + partitionSize, positions.get(t) + 1);
+        int table = tokenSeq.get(t) * maxBlocks;
+        loadQueries(ctx, q, stats, acc, qkv, t * qStride + ctx.groupIdx * group * headDim, group * headDim, scale, group);
+        for (int tile = start; tile < end; tile += TILE) {
+            int n = Math.min(TILE, end - tile);
+            scoreKeys(ctx, q, p, rows, score, k, kCache, blockTable, table, tile, n, kvHeads, headDim, group, blockSize);
+            ctx.localBarrier();
+            softmaxTile(ctx, p, stats, n, group);
+            ctx.localBarrier();
+            accumulateValues(ctx, acc, p, stats, rows, vCache, n, group * headDim, headDim);
+            ctx.localBarrier();
         }
-        writeStats(ctx, stats, partStats, ((t * partitions + part) * heads + kvHead * group) * 2, partitions, group);
+        storeOutput(ctx, acc, stats, out, partOut, partStats, partitions, kvHeads, headDim, group);
     }
 
     /**
@@ -147,7 +157,120 @@ public final class Attention {
         }
     }
 
-    // ---- shared pieces (the float16 variants use the same ones) ----
+    /** {@link #combine} writing float16 output. */
+    public static void combineHalf(FloatArray partOut, FloatArray partStats, IntArray positions, HalfArray out,
+                                   int tokens, int heads, int headDim, int partitions, int partitionSize) {
+        for (@Parallel int t = 0; t < tokens; t++) {
+            for (@Parallel int i = 0; i < heads * headDim; i++) {
+                out.set(t * heads * headDim + i, combined(partOut, partStats, positions, t, i, heads, headDim, partitions, partitionSize));
+            }
+        }
+    }
+
+    // ---- shared pieces; those that touch the cache or the output come in float32 and float16 overloads ----
+
+    /** Element offset in a cache of token {@code t}'s slot for element {@code e} of its K (or V) row. */
+    static int slotIndex(IntArray blockTable, IntArray tokenSeq, IntArray positions, int t, int e, int kvDim, int maxBlocks, int headDim, int blockSize) {
+        int position = positions.get(t);
+        int block = blockTable.get(tokenSeq.get(t) * maxBlocks + position / blockSize);
+        return cacheIndex(block, e / headDim, position % blockSize, kvDim, headDim, blockSize) + e % headDim;
+    }
+
+    /**
+     * Scores of the tile's positions, one per work-item ({@code rows[j]} remembers its cache row
+     * for the values): the K row read with 16-byte loads and dotted with every query head of the group.
+     */
+    static void scoreKeys(KernelContext ctx, float[] q, float[] p, int[] rows, float[] score, float[] k, FloatArray kCache,
+                          IntArray blockTable, int table, int tile, int n, int kvHeads, int headDim, int group, int blockSize) {
+        int j = ctx.localIdx;
+        for (int h = 0; h < group; h++) score[h] = 0f;
+        if (j < n) {
+            int row = rowIndex(blockTable, table, tile + j, ctx.groupIdx, kvHeads * headDim, headDim, blockSize);
+            rows[j] = row;
+            for (int d = 0; d < headDim; d += 4) {
+                kCache.load4(row + d, k);
+                dot(q, k, 4, score, d, headDim, group);
+            }
+        }
+        storeScores(p, score, j, j < n, group);
+    }
+
+    static void scoreKeys(KernelContext ctx, float[] q, float[] p, int[] rows, float[] score, float[] k, HalfArray kCache,
+                          IntArray blockTable, int table, int tile, int n, int kvHeads, int headDim, int group, int blockSize) {
+        int j = ctx.localIdx;
+        for (int h = 0; h < group; h++) score[h] = 0f;
+        if (j < n) {
+            int row = rowIndex(blockTable, table, tile + j, ctx.groupIdx, kvHeads * headDim, headDim, blockSize);
+            rows[j] = row;
+            for (int d = 0; d < headDim; d += 8) {
+                kCache.load8(row + d, k);
+                dot(q, k, 8, score, d, headDim, group);
+            }
+        }
+        storeScores(p, score, j, j < n, group);
+    }
+
+    /** Each work-item's output values (head {@code i / headDim}, dimension {@code i % headDim}): rescaled, plus the tile's weighted V rows. */
+    static void accumulateValues(KernelContext ctx, float[] acc, float[] p, float[] stats, int[] rows, FloatArray vCache, int n, int width, int headDim) {
+        for (int r = 0; r < PER_THREAD; r++) {
+            int i = ctx.localIdx + r * THREADS;
+            if (i < width) {
+                int h = i / headDim;
+                int d = i % headDim;
+                float a = acc[r] * stats[RESCALE + h];
+                for (int c = 0; c < n; c++) a += p[h * TILE + c] * vCache.get(rows[c] + d);
+                acc[r] = a;
+            }
+        }
+    }
+
+    static void accumulateValues(KernelContext ctx, float[] acc, float[] p, float[] stats, int[] rows, HalfArray vCache, int n, int width, int headDim) {
+        for (int r = 0; r < PER_THREAD; r++) {
+            int i = ctx.localIdx + r * THREADS;
+            if (i < width) {
+                int h = i / headDim;
+                int d = i % headDim;
+                float a = acc[r] * stats[RESCALE + h];
+                for (int c = 0; c < n; c++) a += p[h * TILE + c] * vCache.get(rows[c] + d);
+                acc[r] = a;
+            }
+        }
+    }
+
+    /** The normalised output, into {@code out} (one partition) or {@code partOut} with the statistics in {@code partStats}. */
+    static void storeOutput(KernelContext ctx, float[] acc, float[] stats, FloatArray out, FloatArray partOut, FloatArray partStats,
+                            int partitions, int kvHeads, int headDim, int group) {
+        int heads = kvHeads * group;
+        int width = group * headDim;
+        int base = ctx.groupIdy * heads * headDim + ctx.groupIdx * width;
+        int partBase = (ctx.groupIdy * partitions + ctx.groupIdz) * heads * headDim + ctx.groupIdx * width;
+        for (int r = 0; r < PER_THREAD; r++) {
+            int i = ctx.localIdx + r * THREADS;
+            if (i < width) {
+                float o = normalised(acc[r], stats[SUM + i / headDim]);
+                if (partitions == 1) out.set(base + i, o);
+                else partOut.set(partBase + i, o);
+            }
+        }
+        writeStats(ctx, stats, partStats, partitions, heads, group);
+    }
+
+    static void storeOutput(KernelContext ctx, float[] acc, float[] stats, HalfArray out, FloatArray partOut, FloatArray partStats,
+                            int partitions, int kvHeads, int headDim, int group) {
+        int heads = kvHeads * group;
+        int width = group * headDim;
+        int base = ctx.groupIdy * heads * headDim + ctx.groupIdx * width;
+        int partBase = (ctx.groupIdy * partitions + ctx.groupIdz) * heads * headDim + ctx.groupIdx * width;
+        for (int r = 0; r < PER_THREAD; r++) {
+            int i = ctx.localIdx + r * THREADS;
+            if (i < width) {
+                float o = normalised(acc[r], stats[SUM + i / headDim]);
+                if (partitions == 1) out.set(base + i, o);
+                else partOut.set(partBase + i, o);
+            }
+        }
+        writeStats(ctx, stats, partStats, partitions, heads, group);
+    }
 
     /** Element offset of position {@code pos}'s row for {@code kvHead} in a cache, through the block table. */
     static int rowIndex(IntArray blockTable, int table, int pos, int kvHead, int kvDim, int headDim, int blockSize) {
@@ -171,11 +294,12 @@ public final class Attention {
         ctx.localBarrier();
     }
 
-    /** {@code score[h] += q_h[d..d+3] . k[0..3]} for every query head of the group. */
-    static void dot4(float[] q, float[] k, float[] score, int d, int headDim, int group) {
+    /** {@code score[h] += q_h[d..d+count-1] . k[0..count-1]} for every query head of the group. */
+    static void dot(float[] q, float[] k, int count, float[] score, int d, int headDim, int group) {
         for (int h = 0; h < group; h++) {
-            int o = h * headDim + d;
-            score[h] += q[o] * k[0] + q[o + 1] * k[1] + q[o + 2] * k[2] + q[o + 3] * k[3];
+            float s = 0f;
+            for (int c = 0; c < count; c++) s += q[h * headDim + d + c] * k[c];
+            score[h] += s;
         }
     }
 
@@ -221,11 +345,12 @@ public final class Attention {
         return sum > 0f ? acc / sum : 0f;
     }
 
-    /** With split-K, each head's max and sum go to {@code partStats} at {@code base}. */
-    static void writeStats(KernelContext ctx, float[] stats, FloatArray partStats, int base, int partitions, int group) {
+    /** With split-K, each head's max and sum go to {@code partStats[token, partition, head]}. */
+    static void writeStats(KernelContext ctx, float[] stats, FloatArray partStats, int partitions, int heads, int group) {
         if (partitions > 1 && ctx.localIdx < group) {
-            partStats.set(base + 2 * ctx.localIdx, stats[MAX + ctx.localIdx]);
-            partStats.set(base + 2 * ctx.localIdx + 1, stats[SUM + ctx.localIdx]);
+            int base = ((ctx.groupIdy * partitions + ctx.groupIdz) * heads + ctx.groupIdx * group + ctx.localIdx) * 2;
+            partStats.set(base, stats[MAX + ctx.localIdx]);
+            partStats.set(base + 1, stats[SUM + ctx.localIdx]);
         }
     }
 

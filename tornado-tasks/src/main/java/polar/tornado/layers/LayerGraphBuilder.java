@@ -129,17 +129,37 @@ public class LayerGraphBuilder {
         int p = s.partitions();
         Grid grid = Grid.groups(shape.kvHeads(), t, p, Attention.THREADS);
         float scale = (float) (1.0 / Math.sqrt(shape.headDim()));
-        if (precision.kvCache() != ElementType.F32 || precision.activations() != ElementType.F32) {
-            throw new UnsupportedOperationException("float16 attention is not written yet (" + precision + ")");
+        Buffer<?> k = kv.keys().get(l), v = kv.values().get(l);
+        boolean half = halfAttention();
+        if (half) {
+            g.kernel(Attention::pagedHalf, grid, step.qkv(), as(k, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
+                    step.positions(), as(step.attn(), ElementType.F16), step.partOut(), step.partStats(),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale),
+                    constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
+        } else {
+            g.kernel(Attention::paged, grid, step.qkv(), as(k, ElementType.F32), as(v, ElementType.F32), kv.blockTable(), step.tokenSeq(),
+                    step.positions(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale),
+                    constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         }
-        g.kernel(Attention::paged, grid, step.qkv(), as(kv.keys().get(l), ElementType.F32), as(kv.values().get(l), ElementType.F32),
-                kv.blockTable(), step.tokenSeq(), step.positions(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(),
-                i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale),
-                constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         if (p > 1) {
-            g.parallel(Attention::combine, Grid.of(t, shape.qDim()), step.partOut(), step.partStats(), step.positions(),
-                    as(step.attn(), ElementType.F32), i32(t), i32(shape.heads()), constant(shape.headDim()), i32(p), i32(partitionSize));
+            Grid cells = Grid.of(t, shape.qDim());
+            if (half) {
+                g.parallel(Attention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F16),
+                        i32(t), i32(shape.heads()), constant(shape.headDim()), i32(p), i32(partitionSize));
+            } else {
+                g.parallel(Attention::combine, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F32),
+                        i32(t), i32(shape.heads()), constant(shape.headDim()), i32(p), i32(partitionSize));
+            }
         }
+    }
+
+    /** The attention kernels come in two variants: float32 cache and output, or float16 cache and output. */
+    private boolean halfAttention() {
+        if (precision.kvCache() != precision.activations()) {
+            throw new UnsupportedOperationException("attention needs the KV cache and activations in one type (" + precision + ")");
+        }
+        return precision.kvCache() == ElementType.F16;
     }
 
     /** Seam for the gathered (sparse) MLP: the dense MLP, its last GEMM accumulating into the residual. */
@@ -166,11 +186,17 @@ public class LayerGraphBuilder {
 
     /** Writes the step's new K and V of layer {@code l} into the paged cache. */
     protected void writeKv(TaskGraph g, int l, int t) {
-        if (precision.kvCache() != ElementType.F32) throw new UnsupportedOperationException("float16 KV cache is not written yet");
-        g.parallel(Attention::writeKv, Grid.of(t, shape.kvDim()), step.qkv(), as(kv.keys().get(l), ElementType.F32),
-                as(kv.values().get(l), ElementType.F32), kv.blockTable(), step.tokenSeq(), step.positions(),
-                i32(t), i32(shape.qkvDim()), i32(shape.qDim()), i32(shape.kvDim()), i32(kv.maxBlocks()),
-                constant(shape.headDim()), constant(kv.blockSize()));
+        Grid grid = Grid.of(t, shape.kvDim());
+        Buffer<?> k = kv.keys().get(l), v = kv.values().get(l);
+        if (halfAttention()) {
+            g.parallel(Attention::writeKvHalf, grid, step.qkv(), as(k, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
+                    step.positions(), i32(t), i32(shape.qkvDim()), i32(shape.qDim()), i32(shape.kvDim()), i32(kv.maxBlocks()),
+                    constant(shape.headDim()), constant(kv.blockSize()));
+        } else {
+            g.parallel(Attention::writeKv, grid, step.qkv(), as(k, ElementType.F32), as(v, ElementType.F32), kv.blockTable(), step.tokenSeq(),
+                    step.positions(), i32(t), i32(shape.qkvDim()), i32(shape.qDim()), i32(shape.kvDim()), i32(kv.maxBlocks()),
+                    constant(shape.headDim()), constant(kv.blockSize()));
+        }
     }
 
     /** RMSNorm or LayerNorm of {@code rows} rows of {@code in} into {@code out} (activation type). */
