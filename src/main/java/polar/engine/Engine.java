@@ -43,6 +43,7 @@ public final class Engine implements AutoCloseable {
     private final int maxContext;
     private final int maxPartitions;
     private final Map<StepShape, Executable> compiled = new HashMap<>();
+    private long compileNanos;
     private final IntArray tokenIds, positions, tokenSeq, lastRows;
     private final FloatArray logits;
 
@@ -209,7 +210,7 @@ public final class Engine implements AutoCloseable {
         backend.write(step.tokenSeq(), 0, tokenSeq.segment(), shape.tokens());
         backend.write(step.lastRows(), 0, lastRows.segment(), shape.sequences());
 
-        compiled.computeIfAbsent(shape, s -> backend.capture(backend.compile(builder.build(s)))).run();
+        compiled.computeIfAbsent(shape, this::compile).run();
 
         int vocab = config.vocabSize();
         backend.read(step.logits(), 0, logits.segment(), (long) n * vocab);
@@ -220,6 +221,17 @@ public final class Engine implements AutoCloseable {
         }
         return result;
     }
+
+    /** Builds, compiles and captures the graphs of one bucket, timing it (kernel translation and NVRTC are not inference). */
+    private Executable compile(StepShape shape) {
+        long t0 = System.nanoTime();
+        Executable e = backend.capture(backend.compile(builder.build(shape)));
+        compileNanos += System.nanoTime() - t0;
+        return e;
+    }
+
+    /** Nanoseconds spent so far building and compiling graphs (the first step of each bucket pays it). */
+    public long compileNanos() { return compileNanos; }
 
     /** The graph bucket of a step: tokens and sequences rounded up to powers of two, split-K partitions for the longest sequence. */
     private StepShape bucket(boolean decode, int tokens, int sequences, int longest) {

@@ -3,10 +3,13 @@ package polar.engine;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import polar.tornado.layers.Precision;
+import polar.tornado.types.ElementType;
 import java.nio.file.Path;
 import polar.formats.Json;
 import polar.formats.JsonFields;
@@ -20,15 +23,17 @@ import polar.tornado.runtime.Backend;
 
 /**
  * The engine against PyTorch's float32 outputs in {@code ../shared/golden}: last-position logits
- * within 1e-3 relative error and all 24 greedy tokens of every prompt, one prompt at a time; then
- * the five prompts prefilled and decoded together in one batch give exactly the same tokens.
+ * within 1e-3 relative error (1e-2 with float16 weights, activations and cache, the cuda default)
+ * and all 24 greedy tokens of every prompt, one prompt at a time; then the five prompts prefilled
+ * and decoded together in one batch give exactly the same tokens.
  */
 class EngineGoldenTest {
     static final double LOGIT_TOLERANCE = 1e-3;
+    static final double LOGIT_TOLERANCE_FLOAT16 = 1e-2;
     static final int GREEDY_TOKENS = 24;
 
     static List<String> backends() {
-        return Backends.available();
+        return TestBackends.names();
     }
 
     @ParameterizedTest(name = "tiny-llama on {0}")
@@ -48,6 +53,21 @@ class EngineGoldenTest {
     @MethodSource("backends")
     void tinyLlamaSplitK(String backend) throws Exception {
         check("tiny-llama", backend, EngineOptions.defaults().withPartitions(16, true), false);
+    }
+
+    /** The cuda path's numerics (float16 weights, GEMM inputs and KV cache) on the other backends (cuda runs them by default). */
+    @ParameterizedTest(name = "tiny-llama float16 on {0}")
+    @MethodSource("backends")
+    void tinyLlamaFloat16(String backend) throws Exception {
+        assumeFalse(backend.equals("cuda"), "cuda runs float16 in tinyLlama");
+        check("tiny-llama", backend, EngineOptions.defaults().withPrecision(Precision.FLOAT16, WeightFormat.FLOAT16), true);
+    }
+
+    @ParameterizedTest(name = "tiny-opt float16 on {0}")
+    @MethodSource("backends")
+    void tinyOptFloat16(String backend) throws Exception {
+        assumeFalse(backend.equals("cuda"), "cuda runs float16 in tinyOpt");
+        check("tiny-opt", backend, EngineOptions.defaults().withPrecision(Precision.FLOAT16, WeightFormat.FLOAT16), true);
     }
 
     /** stories260K.gguf (float32, head size 8, GQA) reproduces its 200 float64 greedy tokens from BOS. */
@@ -84,6 +104,8 @@ class EngineGoldenTest {
         Model model = ModelLoader.load(SharedAssets.require("models/" + modelName));
         try (Backend backend = Backends.open(backendName);
              Engine engine = new Engine(backend, model, options.withMaxSequences(cases.size()).withMaxContext(256))) {
+            double tolerance = engine.precision().activations() == ElementType.F16 ? LOGIT_TOLERANCE_FLOAT16 : LOGIT_TOLERANCE;
+            String numerics = " (" + engine.precision() + ")";
             double worstRelative = 0;
             double worstElement = 0;
             List<int[]> single = new ArrayList<>();
@@ -91,8 +113,8 @@ class EngineGoldenTest {
                 Sequence s = engine.newSequence();
                 float[] logits = engine.prefill(List.of(s), List.of(c.promptIds()))[0];
                 double[] err = errors(logits, c.lastLogits());
-                String what = modelName + " on " + backendName + " \"" + c.prompt() + "\"";
-                if (!(err[0] <= LOGIT_TOLERANCE)) fail(what + ": logits relative error " + err[0] + ", largest element error " + err[1]);
+                String what = modelName + " on " + backendName + numerics + " \"" + c.prompt() + "\"";
+                if (!(err[0] <= tolerance)) fail(what + ": logits relative error " + err[0] + ", largest element error " + err[1]);
                 worstRelative = Math.max(worstRelative, err[0]);
                 worstElement = Math.max(worstElement, err[1]);
                 int[] tokens = greedy(engine, List.of(s), new float[][] {logits})[0];
@@ -101,8 +123,8 @@ class EngineGoldenTest {
                 single.add(tokens);
             }
             if (singly) {
-                System.out.printf("%s on %s: logits worst relative error %.3g, largest element error %.3g%n",
-                        modelName, backendName, worstRelative, worstElement);
+                System.out.printf("%s on %s%s: logits worst relative error %.3g, largest element error %.3g%n",
+                        modelName, backendName, numerics, worstRelative, worstElement);
             } else {
                 cases.forEach(c -> single.add(c.greedyIds()));
             }
