@@ -1,0 +1,154 @@
+package polar.tornado.kernels;
+
+import polar.tornado.KernelContext;
+import polar.tornado.types.FloatArray;
+import polar.tornado.types.IntArray;
+
+/**
+ * Top-k per row: for {@code scores [rows, n]} (float32), writes the indices of each row's
+ * {@code k} largest scores to {@code out [rows, k]}, in ascending index order (the order is free
+ * here and makes the gathers that use the list walk memory forwards). Ties go to the lower index,
+ * so the choice is deterministic on every backend; NaN ranks below every number, -0 below +0.
+ * Requires {@code 1 <= k <= n}.
+ *
+ * <p>{@link #small} (router scores over heads or KV groups, {@code n <= SMALL_MAX}) ranks every
+ * element against the row in local memory: no reductions, a few microseconds at most.
+ * {@link #large} (batch-summed MLP router scores, {@code n <= LARGE_MAX}) keeps the row in
+ * registers (a contiguous run per work-item) and finds the k-th largest value bit by bit, 32
+ * counting passes of one block reduction each, then places the winners with two block-wide
+ * prefix sums.
+ */
+public final class TopK {
+    private TopK() {}
+
+    static final int WARP = KernelContext.WARP_SIZE;
+    /** Longest row {@link #small} takes. */
+    public static final int SMALL_MAX = 256;
+    /** Work-items per group of {@link #large}. */
+    public static final int LARGE_THREADS = 1024;
+    static final int LARGE_WARPS = LARGE_THREADS / WARP;
+    static final int LARGE_PER_THREAD = 32;
+    /** Longest row {@link #large} takes. */
+    public static final int LARGE_MAX = LARGE_THREADS * LARGE_PER_THREAD;
+
+    /**
+     * Top-k of rows of up to {@link #SMALL_MAX} scores. Launch with {@code Grid.groups(rows, threads)}
+     * for any multiple of 32 up to 256 ({@link #smallThreads}).
+     */
+    public static void small(KernelContext ctx, FloatArray scores, IntArray out, int n, int k) {
+        int[] keys = ctx.allocateIntLocalArray(SMALL_MAX);
+        int[] chosen = ctx.allocateIntLocalArray(SMALL_MAX);
+        int row = ctx.groupIdx;
+        int threads = ctx.localGroupSizeX;
+        for (int i = ctx.localIdx; i < n; i += threads) keys[i] = key(scores.get(row * n + i));
+        ctx.localBarrier();
+        // rank = how many elements beat element i (greater, or equal with a lower index)
+        for (int i = ctx.localIdx; i < n; i += threads) {
+            int mine = keys[i];
+            int rank = 0;
+            for (int m = 0; m < n; m++) {
+                int other = keys[m];
+                if (other > mine || (other == mine && m < i)) rank++;
+            }
+            chosen[i] = rank < k ? 1 : 0;
+        }
+        ctx.localBarrier();
+        for (int i = ctx.localIdx; i < n; i += threads) {
+            if (chosen[i] == 1) {
+                int before = 0;
+                for (int m = 0; m < i; m++) before += chosen[m];
+                out.set(row * k + before, i);
+            }
+        }
+    }
+
+    /** Work-items per group for {@link #small} over rows of {@code n}: enough for one element each, in whole warps. */
+    public static int smallThreads(int n) {
+        return Math.min(SMALL_MAX, (n + WARP - 1) / WARP * WARP);
+    }
+
+    /** Top-k of rows of up to {@link #LARGE_MAX} scores. Launch with {@code Grid.groups(rows, LARGE_THREADS)}. */
+    public static void large(KernelContext ctx, FloatArray scores, IntArray out, int n, int k) {
+        float[] sums = ctx.allocateFloatLocalArray(2 * LARGE_WARPS);
+        float[] greaterTotals = ctx.allocateFloatLocalArray(LARGE_WARPS);
+        float[] equalTotals = ctx.allocateFloatLocalArray(LARGE_WARPS);
+        int[] keys = new int[LARGE_PER_THREAD];
+        int row = ctx.groupIdx;
+        int per = (n + LARGE_THREADS - 1) / LARGE_THREADS;
+        int first = ctx.localIdx * per;
+        for (int c = 0; c < LARGE_PER_THREAD; c++) {
+            int i = first + c;
+            // outside the row: the lowest key; the threshold search never counts it (see below)
+            keys[c] = c < per && i < n ? key(scores.get(row * n + i)) : Integer.MIN_VALUE;
+        }
+        // The k-th largest key, built from the top bit down in unsigned order (key ^ MIN_VALUE):
+        // keep a bit when at least k keys are >= the candidate. Candidates are never below
+        // MIN_VALUE + 1 in signed order, so padding keys are never counted.
+        int threshold = 0;
+        int bit = Integer.MIN_VALUE;
+        for (int pass = 0; pass < 32; pass++) {
+            int candidate = (threshold | bit) ^ Integer.MIN_VALUE;
+            int count = 0;
+            for (int c = 0; c < LARGE_PER_THREAD; c++) count += keys[c] >= candidate ? 1 : 0;
+            if (blockSum(ctx, sums, count, pass) >= k) threshold = threshold | bit;
+            bit = bit >>> 1;
+        }
+        int kth = threshold ^ Integer.MIN_VALUE;
+        int greater = 0;
+        int equal = 0;
+        for (int c = 0; c < LARGE_PER_THREAD; c++) {
+            greater += keys[c] > kth ? 1 : 0;
+            equal += keys[c] == kth && c < per && first + c < n ? 1 : 0;
+        }
+        // every key above the k-th wins; ties at the k-th win by index until k are chosen
+        int tiesWanted = k - blockSum(ctx, sums, greater, 32);
+        int greaterBefore = exclusiveScan(ctx, greaterTotals, greater);
+        int equalBefore = exclusiveScan(ctx, equalTotals, equal);
+        for (int c = 0; c < LARGE_PER_THREAD; c++) {
+            if (keys[c] > kth) {
+                out.set(row * k + greaterBefore + Math.min(equalBefore, tiesWanted), first + c);
+                greaterBefore++;
+            } else if (keys[c] == kth && c < per && first + c < n) {
+                if (equalBefore < tiesWanted) out.set(row * k + greaterBefore + equalBefore, first + c);
+                equalBefore++;
+            }
+        }
+    }
+
+    /** A key whose signed int order is the float order: NaN lowest, then -inf .. -0, +0 .. +inf. */
+    static int key(float value) {
+        int bits = Float.floatToRawIntBits(value);
+        if (Float.isNaN(value)) return Integer.MIN_VALUE;
+        return bits >= 0 ? bits : bits ^ Integer.MAX_VALUE;
+    }
+
+    /**
+     * Sum of {@code value} (a count up to 2^24) over the work-group, returned to every work-item.
+     * Double-buffered by {@code pass} parity, so one barrier per call suffices: a work-item can
+     * only overwrite a buffer after everyone passed the barrier of the call in between.
+     */
+    static int blockSum(KernelContext ctx, float[] sums, int value, int pass) {
+        int base = (pass & 1) * LARGE_WARPS;
+        float warpSum = ctx.warpReduceSum((float) value);
+        if (ctx.laneId() == 0) sums[base + ctx.warpId()] = warpSum;
+        ctx.localBarrier();
+        float total = 0f;
+        for (int w = 0; w < LARGE_WARPS; w++) total += sums[base + w];
+        return (int) total;
+    }
+
+    /** Sum of {@code value} over the work-items before this one (counts up to 2^24); {@code totals} is used once. */
+    static int exclusiveScan(KernelContext ctx, float[] totals, int value) {
+        int lane = ctx.laneId();
+        float inclusive = value;
+        for (int offset = 1; offset < WARP; offset *= 2) {
+            float up = ctx.warpShuffle(inclusive, lane >= offset ? lane - offset : lane);
+            if (lane >= offset) inclusive += up;
+        }
+        if (lane == WARP - 1) totals[ctx.warpId()] = inclusive;
+        ctx.localBarrier();
+        float before = inclusive - value;
+        for (int w = 0; w < ctx.warpId(); w++) before += totals[w];
+        return (int) before;
+    }
+}
