@@ -49,12 +49,12 @@ class RoutersCommandTest {
         Path text = dir.resolve("corpus.txt"), data = dir.resolve("data"), routers = dir.resolve("routers");
         Files.writeString(text, corpus(30, 1));
 
-        Run collect = polar("collect", "-m", "synthetic", "--text", text.toString(), "--data", data.toString(), "--tokens", "8000", "--window", "64");
+        Run collect = polar("collect", "-m", "synthetic", "--text", text.toString(), "--data", data.toString(), "--tokens", "5000", "--window", "64");
         assertEquals(0, collect.status(), collect.err());
         RouterDataset ds = RouterDataset.open(data);
-        assertEquals(8000, ds.rows());
+        assertEquals(5000, ds.rows());
 
-        Run train = polar("train", "--data", data.toString(), "--out", routers.toString(), "--quiet", "--epochs", "12", "--batch", "64", "--lr", "3e-3");
+        Run train = polar("train", "--data", data.toString(), "--out", routers.toString(), "--quiet", "--epochs", "8", "--batch", "64", "--lr", "3e-3");
         assertEquals(0, train.status(), train.err());
         RouterWeights weights = RouterWeights.load(routers.resolve(RouterWeights.FILE_NAME));
         assertNull(weights.attention(0), "layer 0 attention is dense: no router");
