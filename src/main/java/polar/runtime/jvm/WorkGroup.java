@@ -1,0 +1,111 @@
+package polar.runtime.jvm;
+
+import java.lang.reflect.Array;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import polar.tornado.KernelContext;
+
+/**
+ * The shared state of one work-group of a {@code KernelContext} kernel in the JVM: its local
+ * arrays and, when the work-items run as cooperating threads, the group barrier and the warps'
+ * shuffle slots. A group whose kernel has no barriers or warp operations runs its work-items one
+ * after another and has neither.
+ */
+final class WorkGroup implements KernelContext.Group {
+    private static final int WARP = KernelContext.WARP_SIZE;
+
+    private final String kernel;
+    private final int items;
+    private final List<Object> localArrays = new ArrayList<>();
+    private final GroupBarrier barrier;        // null when run one work-item at a time
+    private final GroupBarrier[] warpBarriers;
+    private final float[][] warpSlots;         // per warp: two banks of 32 lanes, used alternately
+    private final int[] shuffles;              // per work-item: warp shuffles done so far (selects the bank)
+    private final AtomicReference<Failure> failure = new AtomicReference<>();
+
+    /** The first work-item to fail, and how. */
+    record Failure(int item, Throwable error) {}
+
+    /** A group whose work-items run one after another on the calling thread. */
+    static WorkGroup sequential(String kernel, int items) {
+        return new WorkGroup(kernel, items, null);
+    }
+
+    /** A group whose work-items are {@code threads} (filled in before any starts), meeting at barriers. */
+    static WorkGroup cooperative(String kernel, Thread[] threads) {
+        return new WorkGroup(kernel, threads.length, threads);
+    }
+
+    private WorkGroup(String kernel, int items, Thread[] threads) {
+        this.kernel = kernel;
+        this.items = items;
+        if (threads == null) {
+            barrier = null;
+            warpBarriers = null;
+            warpSlots = null;
+            shuffles = null;
+            return;
+        }
+        barrier = new GroupBarrier(threads, 0, items);
+        int warps = (items + WARP - 1) / WARP;
+        warpBarriers = new GroupBarrier[warps];
+        warpSlots = new float[warps][2 * WARP];
+        for (int w = 0; w < warps; w++) warpBarriers[w] = new GroupBarrier(threads, w * WARP, lanesOf(w));
+        shuffles = new int[items];
+    }
+
+    private int lanesOf(int warp) { return Math.min(WARP, items - warp * WARP); }
+
+    @Override
+    public void barrier() {
+        if (barrier == null) throw new IllegalStateException(kernel + " reached a barrier although it was analysed as barrier-free");
+        barrier.await();
+    }
+
+    @Override
+    public synchronized Object localArray(int index, Class<?> type, int length) {
+        while (localArrays.size() <= index) localArrays.add(null);
+        Object array = localArrays.get(index);
+        if (array == null) {
+            array = Array.newInstance(type.componentType(), length);
+            localArrays.set(index, array);
+        } else if (array.getClass() != type || Array.getLength(array) != length) {
+            throw new IllegalStateException(kernel + ": local allocation " + index + " is " + type.getSimpleName() + "(" + length
+                    + ") in one work-item but " + array.getClass().getSimpleName() + "(" + Array.getLength(array) + ") in another");
+        }
+        return array;
+    }
+
+    /**
+     * Every lane writes its value into this shuffle's bank, the warp meets, every lane reads its
+     * source lane. Consecutive shuffles use alternate banks, so a lane that runs ahead to the next
+     * shuffle cannot overwrite a value a slower lane has yet to read (it would have to pass the
+     * next meeting first, which needs the slow lane).
+     */
+    @Override
+    public float warpShuffle(int warp, int lane, float value, int srcLane) {
+        if (warpBarriers == null) throw new IllegalStateException(kernel + " used a warp operation although it was analysed as free of them");
+        int item = warp * WARP + lane;
+        int bank = (shuffles[item]++ & 1) * WARP;
+        float[] slots = warpSlots[warp];
+        slots[bank + lane] = value;
+        warpBarriers[warp].await();
+        int src = srcLane & (WARP - 1); // CUDA takes the source lane modulo the warp width
+        if (src >= lanesOf(warp)) {
+            throw new IllegalStateException(kernel + ": warp " + warp + " has " + lanesOf(warp) + " lanes, lane " + lane + " reads lane " + src
+                    + " (warp operations need work-groups of whole warps of " + WARP + ")");
+        }
+        return slots[bank + src];
+    }
+
+    /** Records the first failure and releases every work-item waiting at a barrier. */
+    void fail(int item, Throwable error) {
+        if (!failure.compareAndSet(null, new Failure(item, error))) return;
+        if (barrier == null) return;
+        barrier.breakBarrier();
+        for (GroupBarrier w : warpBarriers) w.breakBarrier();
+    }
+
+    Failure failure() { return failure.get(); }
+}

@@ -1,0 +1,148 @@
+package polar.runtime.jvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import polar.runtime.Accuracy;
+import polar.tornado.graph.Arg;
+import polar.tornado.graph.Buffer;
+import polar.tornado.graph.Grid;
+import polar.tornado.graph.TaskGraph;
+import polar.tornado.runtime.Executable;
+import polar.tornado.types.ElementType;
+import polar.tornado.types.FloatArray;
+import polar.tornado.types.HalfArray;
+
+/** What is particular to running kernels in the JVM: failures inside groups, warps, ids, buffer life, a larger GEMM. */
+class JvmBackendTest {
+    private final JvmBackend backend = new JvmBackend();
+
+    @Test
+    void aWorkItemThatThrowsDoesNotDeadlockItsGroup() {
+        Buffer<FloatArray> out = backend.allocate(ElementType.F32, 4 * 64, "out");
+        TaskGraph g = new TaskGraph("fail");
+        g.kernel(JvmTestKernels::failBeforeBarrier, Grid.groups(4, 64), out, Arg.i32(133));
+        Executable run = backend.compile(g);
+        var e = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThrows(KernelFailedException.class, run::run));
+        assertTrue(e.getMessage().contains("JvmTestKernels.failBeforeBarrier failed in work-group [2,0,0] at work-item [5,0,0]"), e.getMessage());
+        assertTrue(e.getMessage().contains("fails on purpose"), e.getMessage());
+    }
+
+    @Test
+    void aLaneThatThrowsDoesNotDeadlockItsWarp() {
+        Buffer<FloatArray> out = backend.allocate(ElementType.F32, 128, "out");
+        TaskGraph g = new TaskGraph("fail");
+        g.kernel(JvmTestKernels::failBeforeShuffle, Grid.groups(2, 64), out, Arg.i32(70));
+        Executable run = backend.compile(g);
+        var e = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThrows(KernelFailedException.class, run::run));
+        assertTrue(e.getMessage().contains("failBeforeShuffle failed in work-group [1,0,0] at work-item [6,0,0]"), e.getMessage());
+    }
+
+    @Test
+    void aParallelKernelThatThrowsIsNamed() {
+        Buffer<FloatArray> in = backend.allocate(ElementType.F32, 8, "in");
+        Buffer<FloatArray> out = backend.allocate(ElementType.F32, 16, "out");
+        TaskGraph g = new TaskGraph("overrun");
+        g.parallel(JvmTestKernels::overrun, Grid.of(16), in, out, Arg.i32(16));
+        var e = assertThrows(KernelFailedException.class, backend.compile(g)::run);
+        assertTrue(e.getMessage().startsWith("JvmTestKernels.overrun failed"), e.getMessage());
+    }
+
+    @Test
+    void warpShuffleReadsTheSourceLaneModulo32() {
+        int n = 96;
+        FloatArray in = Accuracy.randomFloats(new Random(Accuracy.seed()), n);
+        Buffer<FloatArray> out = backend.allocate(ElementType.F32, n, "out");
+        TaskGraph g = new TaskGraph("rotate");
+        g.kernel(JvmTestKernels::rotateWarps, Grid.groups(1, n), backend.upload(in, "in"), out, Arg.i32(5));
+        backend.compile(g).run();
+        FloatArray r = backend.read(out);
+        for (int i = 0; i < n; i++) assertEquals(in.get(i / 32 * 32 + (i % 32 + 5) % 32), r.get(i), "lane " + i);
+    }
+
+    @Test
+    void workItemsAreNumberedAsOnAGpu() {
+        int nx = 96, ny = 3;
+        Buffer<FloatArray> out = backend.allocate(ElementType.F32, 3 * nx * ny, "ids");
+        TaskGraph g = new TaskGraph("ids");
+        g.kernel(JvmTestKernels::ids, new Grid(new int[] {nx, ny}, new int[] {32, 1}), out);
+        backend.compile(g).run();
+        FloatArray r = backend.read(out);
+        for (int y = 0; y < ny; y++) {
+            for (int x = 0; x < nx; x++) {
+                int i = y * nx + x;
+                assertEquals(x, r.get(3 * i), "x of " + x + "," + y);
+                assertEquals(y, r.get(3 * i + 1), "y of " + x + "," + y);
+                assertEquals(x % 32, r.get(3 * i + 2), "linear local id of " + x + "," + y);
+            }
+        }
+    }
+
+    @Test
+    void aFreedBufferFailsClearly() {
+        Buffer<FloatArray> a = backend.allocate(ElementType.F32, 4, "scratch");
+        Buffer<FloatArray> b = backend.allocate(ElementType.F32, 4, "other");
+        TaskGraph g = new TaskGraph("copy");
+        g.copy(a, 0, b, 0, 4);
+        Executable run = backend.compile(g);
+        backend.free(a);
+        var e = assertThrows(IllegalStateException.class, run::run);
+        assertTrue(e.getMessage().contains("scratch") && e.getMessage().contains("freed"), e.getMessage());
+        assertThrows(IllegalStateException.class, () -> backend.read(a));
+    }
+
+    @Test
+    void uploadCopiesAndReadWriteRespectOffsets() {
+        FloatArray host = FloatArray.of(1, 2, 3, 4, 5);
+        Buffer<FloatArray> b = backend.upload(host, "b");
+        host.set(0, 99);
+        assertEquals(1f, backend.read(b).get(0), "upload copies");
+        backend.write(b, 3, FloatArray.of(7, 8).segment(), 2);
+        FloatArray part = new FloatArray(3);
+        backend.read(b, 2, part.segment(), 3);
+        assertEquals(3f, part.get(0));
+        assertEquals(7f, part.get(1));
+        assertEquals(8f, part.get(2));
+        var e = assertThrows(IllegalArgumentException.class, () -> backend.write(b, 4, FloatArray.of(7, 8).segment(), 2));
+        assertTrue(e.getMessage().contains("outside b"), e.getMessage());
+    }
+
+    /** A decode-sized and a prefill-sized product with float16 weights, against float64. */
+    @Test
+    void largerGemmWithHalfWeights() {
+        long seed = Accuracy.seed();
+        Random random = new Random(seed);
+        int n = 700, k = 256;
+        HalfArray w = Accuracy.randomHalfs(random, n * k);
+        Buffer<HalfArray> weights = backend.upload(w, "w");
+        for (int m : new int[] {1, 2, 150}) {
+            FloatArray x = Accuracy.randomFloats(random, m * k);
+            Buffer<FloatArray> y = backend.allocate(ElementType.F32, m * n, "y");
+            backend.write(y, Accuracy.poison(ElementType.F32, m * n));
+            TaskGraph g = new TaskGraph("linear");
+            g.gemm(backend.upload(x, "x"), 0, weights, 0, y, 0, m, n, k, 1f, 0f);
+            backend.compile(g).run();
+            double[] ref = new double[m * n];
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    double s = 0;
+                    for (int p = 0; p < k; p++) s += (double) x.get(i * k + p) * w.get(j * k + p);
+                    ref[i * n + j] = s;
+                }
+            }
+            Accuracy.assertClose(ref, Accuracy.values(backend.read(y)), Accuracy.F32, "gemm m=" + m + " seed=" + seed);
+        }
+    }
+
+    @Test
+    void aClosedBackendRefusesWork() {
+        JvmBackend closed = new JvmBackend();
+        closed.close();
+        assertThrows(IllegalStateException.class, () -> closed.allocate(ElementType.F32, 1, "x"));
+    }
+}

@@ -1,0 +1,42 @@
+package polar.runtime.jvm;
+
+import polar.tornado.KernelContext;
+import polar.tornado.Parallel;
+import polar.tornado.types.FloatArray;
+
+/** Kernels for the JVM backend's own tests; some deliberately fail. */
+final class JvmTestKernels {
+    private JvmTestKernels() {}
+
+    /** Work-item {@code failing} throws before the barrier the others wait at. */
+    static void failBeforeBarrier(KernelContext ctx, FloatArray out, int failing) {
+        if (ctx.globalIdx == failing) throw new IllegalStateException("work-item " + failing + " fails on purpose");
+        ctx.localBarrier();
+        out.set(ctx.globalIdx, 1f);
+    }
+
+    /** Lane {@code failing} throws before the warp shuffle the other lanes of its warp wait in. */
+    static void failBeforeShuffle(KernelContext ctx, FloatArray out, int failing) {
+        if (ctx.globalIdx == failing) throw new IllegalStateException("lane " + failing + " fails on purpose");
+        out.set(ctx.globalIdx, ctx.warpReduceSum(1f));
+    }
+
+    /** {@code out[i] = in[i] / i} with an out-of-range read when {@code n} exceeds the input. */
+    static void overrun(FloatArray in, FloatArray out, int n) {
+        for (@Parallel int i = 0; i < n; i++) out.set(i, in.get(i));
+    }
+
+    /** Every lane reads the value of lane {@code (lane + shift) % 32}: a rotation within each warp. */
+    static void rotateWarps(KernelContext ctx, FloatArray in, FloatArray out, int shift) {
+        float v = in.get(ctx.globalIdx);
+        out.set(ctx.globalIdx, ctx.warpShuffle(v, ctx.laneId() + shift));
+    }
+
+    /** Writes each work-item's ids, to check the JVM numbers them as a GPU does. */
+    static void ids(KernelContext ctx, FloatArray out) {
+        int i = ctx.globalIdy * ctx.globalGroupSizeX + ctx.globalIdx;
+        out.set(3 * i, ctx.groupIdx * ctx.localGroupSizeX + ctx.localIdx);
+        out.set(3 * i + 1, ctx.groupIdy * ctx.localGroupSizeY + ctx.localIdy);
+        out.set(3 * i + 2, ctx.warpId() * KernelContext.WARP_SIZE + ctx.laneId());
+    }
+}
