@@ -75,6 +75,40 @@ public record Safetensors(Map<String, Tensor> tensors, Map<String, String> metad
         return new Safetensors(tensors, metadata);
     }
 
+    /**
+     * Writes {@code tensors} (F32, F16, BF16, I32 or I8; data of exactly the shape's size) to {@code file}, in order,
+     * with {@code metadata} as {@code __metadata__}. The header is padded with spaces to a multiple of 8 bytes.
+     */
+    public static void write(Path file, List<Tensor> tensors, Map<String, String> metadata) throws IOException {
+        Map<String, Object> header = new LinkedHashMap<>();
+        if (metadata != null && !metadata.isEmpty()) header.put("__metadata__", metadata);
+        long offset = 0;
+        for (Tensor t : tensors) {
+            if (t.dtype().blockSize != 1) throw new IllegalArgumentException(t + ": safetensors has no " + t.dtype());
+            long bytes = t.dtype().bytesFor(t.elements());
+            if (t.data().byteSize() != bytes) throw new IllegalArgumentException(t + ": " + t.data().byteSize() + " bytes of data, shape needs " + bytes);
+            Map<String, Object> info = new LinkedHashMap<>();
+            info.put("dtype", t.dtype().name());
+            info.put("shape", t.shape());
+            info.put("data_offsets", new long[] {offset, offset + bytes});
+            if (header.put(t.name(), info) != null) throw new IllegalArgumentException("tensor '" + t.name() + "' twice");
+            offset += bytes;
+        }
+        byte[] json = Json.write(header).getBytes(StandardCharsets.UTF_8);
+        int padded = (json.length + 7) / 8 * 8;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(8 + padded).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            head.putLong(padded).put(json);
+            while (head.hasRemaining()) head.put((byte) ' ');
+            head.flip();
+            while (head.hasRemaining()) ch.write(head);
+            for (Tensor t : tensors) {
+                java.nio.ByteBuffer data = t.data().asByteBuffer();
+                while (data.hasRemaining()) ch.write(data);
+            }
+        }
+    }
+
     /** Opens one {@code .safetensors} file. */
     public static Safetensors openFile(Path file, Arena arena) throws IOException {
         String name = file.toString();

@@ -12,6 +12,15 @@ import java.util.Arrays;
  */
 public record Tensor(String name, DType dtype, long[] shape, MemorySegment data, String file) {
 
+    /** A float32 tensor holding a copy of {@code values} (little-endian, off-heap), e.g. to write router weights. */
+    public static Tensor f32(String name, float[] values, long... shape) {
+        Tensor t = new Tensor(name, DType.F32, shape, MemorySegment.NULL, "<memory>");
+        if (t.elements() != values.length) throw new IllegalArgumentException(name + ": " + values.length + " values for shape " + Arrays.toString(shape));
+        MemorySegment data = java.lang.foreign.Arena.ofAuto().allocate(4L * values.length, 64);
+        MemorySegment.copy(values, 0, data, F32_LE, 0, values.length);
+        return new Tensor(name, DType.F32, shape, data, "<memory>");
+    }
+
     public long elements() {
         long n = 1;
         for (long d : shape) n *= d;
