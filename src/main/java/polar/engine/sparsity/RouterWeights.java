@@ -1,10 +1,19 @@
 package polar.engine.sparsity;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import polar.engine.sparsity.Float32Tensors.NamedTensor;
+import polar.formats.DType;
+import polar.formats.FormatException;
+import polar.formats.Safetensors;
+import polar.formats.Tensor;
 
 /**
  * The trained routers of a model, per layer (either may be absent in a layer):
@@ -102,41 +111,60 @@ public final class RouterWeights {
         }
     }
 
-    /** The tensors to store, in layer order (see {@link RouterTensor}). */
-    public List<NamedTensor> tensors() {
-        List<NamedTensor> out = new ArrayList<>();
+    /** The tensors to store (float32), in layer order (see {@link RouterTensor}). */
+    public List<Tensor> tensors() {
+        List<Tensor> out = new ArrayList<>();
         for (int l = 0; l < layers(); l++) {
             AttentionRouter a = attention[l];
             if (a != null) {
-                out.add(new NamedTensor(RouterTensor.ATTN_WEIGHT.name(l), new long[] {a.units(), a.hidden()}, a.weight()));
-                out.add(new NamedTensor(RouterTensor.ATTN_BIAS.name(l), new long[] {a.units()}, a.bias()));
+                out.add(Tensor.f32(RouterTensor.ATTN_WEIGHT.name(l), a.weight(), a.units(), a.hidden()));
+                out.add(Tensor.f32(RouterTensor.ATTN_BIAS.name(l), a.bias(), a.units()));
             }
             MlpRouter m = mlp[l];
             if (m != null) {
-                out.add(new NamedTensor(RouterTensor.MLP_DOWN.name(l), new long[] {m.rank(), m.hidden()}, m.down()));
-                out.add(new NamedTensor(RouterTensor.MLP_UP.name(l), new long[] {m.ffn(), m.rank()}, m.up()));
+                out.add(Tensor.f32(RouterTensor.MLP_DOWN.name(l), m.down(), m.rank(), m.hidden()));
+                out.add(Tensor.f32(RouterTensor.MLP_UP.name(l), m.up(), m.ffn(), m.rank()));
             }
         }
         return out;
     }
 
+    /** A router tensor read onto the heap. */
+    private record Loaded(String name, long[] shape, float[] data) {}
+
+    /** Every tensor of {@code file}, which must all be float32. */
+    private static Map<String, Loaded> readFloat32(Path file) {
+        try (Arena arena = Arena.ofConfined()) {
+            Map<String, Loaded> out = new LinkedHashMap<>();
+            for (Tensor t : Safetensors.openFile(file, arena).tensors().values()) {
+                if (t.dtype() != DType.F32) throw new FormatException(file + ": tensor " + t.name() + " is " + t.dtype() + ", router files hold F32");
+                out.put(t.name(), new Loaded(t.name(), t.shape(), t.toFloatArray()));
+            }
+            return out;
+        } catch (NoSuchFileException e) {
+            throw new UncheckedIOException("router file not found: " + file, e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Reads {@code file}; errors name the file and the tensor (unknown names, missing partners, shapes that disagree). */
     public static RouterWeights load(Path file) {
         String source = file.toString();
-        Map<String, NamedTensor> tensors = Float32Tensors.read(file, null);
+        Map<String, Loaded> tensors = readFloat32(file);
         int layers = 0;
         for (String name : tensors.keySet()) {
             RouterTensor.Name n = RouterTensor.parse(name);
-            if (n == null) throw new IllegalArgumentException(source + ": unexpected tensor " + name
+            if (n == null) throw new FormatException(source + ": unexpected tensor " + name
                     + " (router tensors are named layers.<layer>.{attn_router.weight, attn_router.bias, mlp_router.down.weight, mlp_router.up.weight})");
             layers = Math.max(layers, n.layer() + 1);
         }
         AttentionRouter[] attention = new AttentionRouter[layers];
         MlpRouter[] mlp = new MlpRouter[layers];
         for (int l = 0; l < layers; l++) {
-            NamedTensor w = tensors.get(RouterTensor.ATTN_WEIGHT.name(l)), b = tensors.get(RouterTensor.ATTN_BIAS.name(l));
+            Loaded w = tensors.get(RouterTensor.ATTN_WEIGHT.name(l)), b = tensors.get(RouterTensor.ATTN_BIAS.name(l));
             if (w != null || b != null) {
-                NamedTensor present = w != null ? w : b;
+                Loaded present = w != null ? w : b;
                 if (w == null) throw missing(source, RouterTensor.ATTN_WEIGHT.name(l), present.name());
                 if (b == null) throw missing(source, RouterTensor.ATTN_BIAS.name(l), present.name());
                 requireRank(source, w, 2);
@@ -144,9 +172,9 @@ public final class RouterWeights {
                 if (b.shape()[0] != w.shape()[0]) throw shapeMismatch(source, b, "[" + w.shape()[0] + "] to match " + w.name());
                 attention[l] = new AttentionRouter((int) w.shape()[0], (int) w.shape()[1], w.data(), b.data());
             }
-            NamedTensor d = tensors.get(RouterTensor.MLP_DOWN.name(l)), u = tensors.get(RouterTensor.MLP_UP.name(l));
+            Loaded d = tensors.get(RouterTensor.MLP_DOWN.name(l)), u = tensors.get(RouterTensor.MLP_UP.name(l));
             if (d != null || u != null) {
-                NamedTensor present = d != null ? d : u;
+                Loaded present = d != null ? d : u;
                 if (d == null) throw missing(source, RouterTensor.MLP_DOWN.name(l), present.name());
                 if (u == null) throw missing(source, RouterTensor.MLP_UP.name(l), present.name());
                 requireRank(source, d, 2);
@@ -158,16 +186,16 @@ public final class RouterWeights {
         return new RouterWeights(attention, mlp);
     }
 
-    private static IllegalArgumentException missing(String source, String name, String partner) {
-        return new IllegalArgumentException(source + ": missing tensor " + name + " (" + partner + " is present)");
+    private static FormatException missing(String source, String name, String partner) {
+        return new FormatException(source + ": missing tensor " + name + " (" + partner + " is present)");
     }
 
-    private static void requireRank(String source, NamedTensor t, int rank) {
+    private static void requireRank(String source, Loaded t, int rank) {
         if (t.shape().length != rank) throw shapeMismatch(source, t, rank + " dimensions");
     }
 
-    private static IllegalArgumentException shapeMismatch(String source, NamedTensor t, String expected) {
-        return new IllegalArgumentException(source + ": tensor " + t.name() + " has shape " + java.util.Arrays.toString(t.shape()) + ", expected " + expected);
+    private static FormatException shapeMismatch(String source, Loaded t, String expected) {
+        return new FormatException(source + ": tensor " + t.name() + " has shape " + Arrays.toString(t.shape()) + ", expected " + expected);
     }
 
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {

@@ -10,7 +10,8 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import polar.engine.sparsity.SparsityJson.Fields;
+import polar.formats.Json;
+import polar.formats.JsonFields;
 import polar.model.ModelConfig;
 
 /**
@@ -159,56 +160,80 @@ public final class SparsityPlan {
             m.put("denseAbove", mlp.denseAbove());
             m.put("recall", mlp.recall());
             m.put("batchSizes", mlp.batchSizes());
-            List<Object> ks = new ArrayList<>();
-            for (int[] row : mlp.k()) ks.add(row);
+            List<Object> ks = new ArrayList<>(); // one line per layer when pretty-printed
+            for (int[] row : mlp.k()) ks.add(Arrays.stream(row).boxed().toList());
             m.put("k", ks);
             root.put("mlp", m);
         }
-        return SparsityJson.writePretty(root);
+        return Json.writePretty(root);
     }
 
     /** Parses a plan; {@code source} (the file) is named in every error, with the offending field. */
     public static SparsityPlan fromJson(String text, String source) {
-        Fields root = Fields.of(SparsityJson.parseObject(text, source), source);
+        JsonFields root = JsonFields.of(Json.parse(text, source), source);
         if (!FORMAT.equals(root.string("format"))) throw root.error("format", "must be \"" + FORMAT + "\"");
         if (root.integer("version") != VERSION) throw root.error("version", "must be " + VERSION + " (this Polar reads version " + VERSION + ")");
-        int layers = root.positiveInt("layers");
-        Fields attention = root.object("attention");
-        AttentionUnit unit = AttentionUnit.fromJson(attention.string("unit"));
-        if (unit == null) throw attention.error("unit", "must be \"heads\" or \"kv_groups\", got \"" + attention.string("unit") + "\"");
-        int units = attention.positiveInt("units");
-        double[] density = attention.numbers("density", layers);
+        int layers = root.intAtLeast("layers", 1);
+        JsonFields attention = root.object("attention");
+        String unitName = attention.string("unit");
+        AttentionUnit unit = AttentionUnit.fromJson(unitName);
+        if (unit == null) throw attention.error("unit", "must be \"heads\" or \"kv_groups\", got \"" + unitName + "\"");
+        int units = attention.intAtLeast("units", 1);
+        double[] density = numbers(attention, "density", attention.list("density"), layers);
         if (density[0] != 1.0) throw attention.error("density[0]", "must be 1.0: layer 0 attention is always dense");
         for (int l = 0; l < layers; l++) {
             if (!(density[l] > 0 && density[l] <= 1)) throw attention.error("density[" + l + "]", "must be in (0, 1], got " + density[l]);
         }
-        MlpTable mlp = root.has("mlp") ? mlpFromJson(root.object("mlp"), layers) : null;
-        return new SparsityPlan(layers, unit, units, density, mlp);
+        JsonFields mlp = root.objectOrNull("mlp");
+        return new SparsityPlan(layers, unit, units, density, mlp == null ? null : mlpFromJson(mlp, layers));
     }
 
-    private static MlpTable mlpFromJson(Fields m, int layers) {
-        int ffn = m.positiveInt("ffn");
-        int tile = m.positiveInt("tile");
+    private static MlpTable mlpFromJson(JsonFields m, int layers) {
+        int ffn = m.intAtLeast("ffn", 1);
+        int tile = m.intAtLeast("tile", 1);
         double denseAbove = m.number("denseAbove");
         if (!(denseAbove > 0 && denseAbove <= 1)) throw m.error("denseAbove", "must be in (0, 1], got " + denseAbove);
         double recall = m.number("recall");
-        int[] batchSizes = m.integers(m.array("batchSizes"), "batchSizes", -1);
+        int[] batchSizes = integers(m, "batchSizes", m.list("batchSizes"), -1);
         if (batchSizes.length == 0) throw m.error("batchSizes", "must not be empty");
         for (int i = 0; i < batchSizes.length; i++) {
             if (batchSizes[i] < 1 || (i > 0 && batchSizes[i] <= batchSizes[i - 1]))
                 throw m.error("batchSizes", "must be positive and strictly increasing, got " + Arrays.toString(batchSizes));
         }
-        List<?> rows = m.array("k");
+        List<Object> rows = m.list("k");
         if (rows.size() != layers) throw m.error("k", "must have one row per layer (" + layers + "), has " + rows.size());
         int[][] k = new int[layers][];
         for (int l = 0; l < layers; l++) {
             if (!(rows.get(l) instanceof List<?> row)) throw m.error("k[" + l + "]", "must be an array");
-            k[l] = m.integers(row, "k[" + l + "]", batchSizes.length);
+            k[l] = integers(m, "k[" + l + "]", row, batchSizes.length);
             for (int i = 0; i < k[l].length; i++) {
                 if (k[l][i] < 1 || k[l][i] > ffn) throw m.error("k[" + l + "][" + i + "]", "must be in 1.." + ffn + ", got " + k[l][i]);
             }
         }
         return new MlpTable(ffn, tile, denseAbove, recall, batchSizes, k);
+    }
+
+    /** The numbers of {@code list} (field {@code key} of {@code f}), exactly {@code length} of them. */
+    private static double[] numbers(JsonFields f, String key, List<?> list, int length) {
+        if (list.size() != length) throw f.error(key, "must have " + length + " elements, has " + list.size());
+        double[] out = new double[length];
+        for (int i = 0; i < length; i++) {
+            if (!(list.get(i) instanceof Number n)) throw f.error(key + "[" + i + "]", "must be a number, got " + Json.write(list.get(i)));
+            out[i] = n.doubleValue();
+        }
+        return out;
+    }
+
+    /** The integers of {@code list}, exactly {@code length} of them (any number when negative). */
+    private static int[] integers(JsonFields f, String key, List<?> list, int length) {
+        if (length >= 0 && list.size() != length) throw f.error(key, "must have " + length + " elements, has " + list.size());
+        int[] out = new int[list.size()];
+        for (int i = 0; i < out.length; i++) {
+            if (!(list.get(i) instanceof Long n) || n < Integer.MIN_VALUE || n > Integer.MAX_VALUE)
+                throw f.error(key + "[" + i + "]", "must be an integer, got " + Json.write(list.get(i)));
+            out[i] = (int) (long) n;
+        }
+        return out;
     }
 
     /** Reads a plan file ({@value #FILE_NAME}); errors name the file and field. */

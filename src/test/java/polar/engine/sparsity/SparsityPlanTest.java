@@ -92,15 +92,15 @@ class SparsityPlanTest {
     @Test
     void badPlanFilesGiveErrorsNamingTheFileAndField(@TempDir Path dir) throws Exception {
         String good = SparsityPlan.defaults(TINY_OPT).withMlp(table()).toJson();
-        assertError(dir, good.replace("\"units\": 8", "\"units\": 0"), "field \"attention.units\" must be a positive integer");
-        assertError(dir, good.replace("\"units\": 8,", ""), "missing field \"attention.units\"");
-        assertError(dir, good.replace("[1.0, 0.5,", "[0.5, 0.5,"), "field \"attention.density[0]\" must be 1.0");
-        assertError(dir, good.replace("0.5, 0.5]", "0.5]"), "field \"attention.density\" must have 6 elements");
-        assertError(dir, good.replace("\"heads\"", "\"experts\""), "field \"attention.unit\" must be \"heads\" or \"kv_groups\"");
-        assertError(dir, good.replace("[64, 96, 160, 512, 960]", "[64, 96, 160, 512, 2000]"), "field \"mlp.k[0][4]\" must be in 1..1024");
-        assertError(dir, good.replace("[1, 2, 4, 8, 16]", "[1, 4, 2, 8, 16]"), "field \"mlp.batchSizes\" must be positive and strictly increasing");
-        assertError(dir, good.replace("\"version\": 1", "\"version\": 7"), "field \"version\" must be 1");
-        assertError(dir, good.replace("\"layers\": 6,", "\"layers\": 6"), ":5:3: expected ',' or '}' in object");
+        assertError(dir, good.replace("\"units\": 8", "\"units\": 0"), "'attention': field 'units' must be an integer >= 1, got 0");
+        assertError(dir, good.replace("\"units\": 8,", ""), "'attention': field 'units' is missing");
+        assertError(dir, good.replace("[1.0,0.5,", "[0.5,0.5,"), "'attention': field 'density[0]' must be 1.0");
+        assertError(dir, good.replace("0.5,0.5]", "0.5]"), "'attention': field 'density' must have 6 elements");
+        assertError(dir, good.replace("\"heads\"", "\"experts\""), "'attention': field 'unit' must be \"heads\" or \"kv_groups\"");
+        assertError(dir, good.replace("[64,96,160,512,960]", "[64,96,160,512,2000]"), "'mlp': field 'k[0][4]' must be in 1..1024");
+        assertError(dir, good.replace("[1,2,4,8,16]", "[1,4,2,8,16]"), "'mlp': field 'batchSizes' must be positive and strictly increasing");
+        assertError(dir, good.replace("\"version\": 1", "\"version\": 7"), "field 'version' must be 1");
+        assertError(dir, good.replace("\"layers\": 6,", "\"layers\": 6"), ":5:3:");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SparsityPlan.defaults(TINY_OPT).checkFits(TINY_LLAMA, "plan.json"));
         assertTrue(e.getMessage().contains("plan.json: plan selects 8 heads, the model has 4 kv_groups"), e.getMessage());
         RuntimeException missing = assertThrows(RuntimeException.class, () -> SparsityPlan.load(dir.resolve("nope.json")));

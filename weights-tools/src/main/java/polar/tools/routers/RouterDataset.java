@@ -11,8 +11,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import polar.engine.sparsity.SparsityJson;
-import polar.engine.sparsity.SparsityJson.Fields;
+import polar.formats.Json;
+import polar.formats.JsonFields;
 
 /**
  * Router training data recorded from a model run over a corpus (by {@link RouterDataCollector}),
@@ -72,19 +72,18 @@ public final class RouterDataset {
             m.put("attentionUnit", shape.attentionUnit().jsonName);
             m.put("units", shape.units());
             m.put("rows", rows);
-            return SparsityJson.writePretty(m);
+            return Json.writePretty(m);
         }
 
         static Manifest fromJson(String text, String source) {
-            Fields f = Fields.of(SparsityJson.parseObject(text, source), source);
+            JsonFields f = JsonFields.of(Json.parse(text, source), source);
             if (!FORMAT.equals(f.string("format"))) throw f.error("format", "must be \"" + FORMAT + "\"");
             if (f.integer("version") != VERSION) throw f.error("version", "must be " + VERSION);
-            if (!(f.map().get("reluMlp") instanceof Boolean relu)) throw f.error("reluMlp", "must be true or false");
-            RouterDataShape shape = new RouterDataShape(f.positiveInt("layers"), f.positiveInt("hidden"), f.positiveInt("heads"),
-                    f.positiveInt("kvHeads"), f.positiveInt("headDim"), f.positiveInt("ffn"), relu);
-            long rows = f.integer("rows");
-            if (rows < 0 || rows > Integer.MAX_VALUE) throw f.error("rows", "must be in 0.." + Integer.MAX_VALUE);
-            return new Manifest(shape, (int) rows, f.has("model") ? f.string("model") : "", f.has("corpus") ? f.string("corpus") : "");
+            if (!f.has("reluMlp")) throw f.error("reluMlp", "is missing");
+            RouterDataShape shape = new RouterDataShape(f.intAtLeast("layers", 1), f.intAtLeast("hidden", 1), f.intAtLeast("heads", 1),
+                    f.intAtLeast("kvHeads", 1), f.intAtLeast("headDim", 1), f.intAtLeast("ffn", 1), f.bool("reluMlp", false));
+            int rows = f.intAtLeast("rows", 0);
+            return new Manifest(shape, rows, f.string("model", ""), f.string("corpus", ""));
         }
     }
 

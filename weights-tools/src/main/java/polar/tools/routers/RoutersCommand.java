@@ -13,8 +13,9 @@ import polar.engine.sparsity.MlpTable;
 import polar.engine.sparsity.RouterWeights;
 import polar.engine.sparsity.RouterWeights.AttentionRouter;
 import polar.engine.sparsity.RouterWeights.MlpRouter;
-import polar.engine.sparsity.SparsityJson;
 import polar.engine.sparsity.SparsityPlan;
+import polar.formats.FormatException;
+import polar.formats.Json;
 import polar.tools.Args;
 import polar.tools.Progress;
 
@@ -88,7 +89,7 @@ public final class RoutersCommand {
                 }
             }
             return 0;
-        } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
+        } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException | FormatException e) {
             err.println("polar routers " + sub + ": " + e.getMessage());
             return 1;
         }
@@ -244,7 +245,7 @@ public final class RoutersCommand {
             Map<String, Object> root = new LinkedHashMap<>();
             root.put("rows", rows.end() - rows.trainEnd());
             root.put("layers", RouterEvaluation.toJson(evals));
-            out.print(SparsityJson.writePretty(root));
+            out.print(Json.writePretty(root));
         } else {
             out.print(RouterEvaluation.table(evals));
         }

@@ -88,7 +88,7 @@ class RouterDatasetTest {
         Path manifest = dir.resolve(RouterDataset.MANIFEST);
         Files.writeString(manifest, Files.readString(manifest).replace("\"hidden\": 4", "\"hidden\": \"4\""));
         RuntimeException badField = assertThrows(RuntimeException.class, () -> RouterDataset.open(dir));
-        assertTrue(badField.getMessage().contains(manifest + ": field \"hidden\" must be an integer"), badField.getMessage());
+        assertTrue(badField.getMessage().contains(manifest + ": field 'hidden' must be an integer"), badField.getMessage());
 
         IllegalArgumentException wrongRows = assertThrows(IllegalArgumentException.class, () -> {
             try (RouterDataCollector c = new RouterDataCollector(dir, shape, "m", "c")) {

@@ -15,14 +15,14 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import polar.engine.sparsity.AttentionUnit;
-import polar.engine.sparsity.Float32Tensors.NamedTensor;
 import polar.engine.sparsity.MlpTable;
 import polar.engine.sparsity.RouterTensor;
 import polar.engine.sparsity.RouterWeights;
 import polar.engine.sparsity.RouterWeights.AttentionRouter;
 import polar.engine.sparsity.RouterWeights.MlpRouter;
 import polar.engine.sparsity.SparsityPlan;
-import polar.tools.io.SafetensorsWriter;
+import polar.formats.Safetensors;
+import polar.formats.Tensor;
 
 class RouterFilesTest {
     static final int LAYERS = 4, HIDDEN = 16, UNITS = 4, RANK = 8, FFN = 64;
@@ -73,14 +73,14 @@ class RouterFilesTest {
         long headerLength = java.nio.ByteBuffer.wrap(bytes, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
         assertEquals(0, headerLength % 8, "data starts 8-byte aligned");
         String header = new String(bytes, 8, (int) headerLength, java.nio.charset.StandardCharsets.UTF_8);
-        assertTrue(header.contains("\"layers.1.attn_router.weight\"") && header.contains("\"dtype\": \"F32\""), header);
-        assertTrue(header.contains("\"shape\": [4, 16]"), header);
-        assertTrue(header.contains("\"layers.2.mlp_router.up.weight\"") && header.contains("\"shape\": [64, 8]"), header);
+        assertTrue(header.contains("\"layers.1.attn_router.weight\"") && header.contains("\"dtype\":\"F32\""), header);
+        assertTrue(header.contains("\"shape\":[4,16]"), header);
+        assertTrue(header.contains("\"layers.2.mlp_router.up.weight\"") && header.contains("\"shape\":[64,8]"), header);
     }
 
     @Test
-    void missingOrMisnamedTensorsGiveErrorsNamingFileAndTensor(@TempDir Path dir) {
-        List<NamedTensor> tensors = new ArrayList<>(routers(3).tensors());
+    void missingOrMisnamedTensorsGiveErrorsNamingFileAndTensor(@TempDir Path dir) throws Exception {
+        List<Tensor> tensors = new ArrayList<>(routers(3).tensors());
         tensors.removeIf(t -> t.name().equals(RouterTensor.ATTN_BIAS.name(2)));
         assertLoadError(dir, tensors, "missing tensor layers.2.attn_router.bias (layers.2.attn_router.weight is present)");
 
@@ -89,20 +89,20 @@ class RouterFilesTest {
         assertLoadError(dir, tensors, "missing tensor layers.3.mlp_router.down.weight (layers.3.mlp_router.up.weight is present)");
 
         tensors = new ArrayList<>(routers(3).tensors());
-        tensors.add(new NamedTensor("layers.1.attn_router.wieght", new long[] {1}, new float[1]));
+        tensors.add(Tensor.f32("layers.1.attn_router.wieght", new float[1], 1));
         assertLoadError(dir, tensors, "unexpected tensor layers.1.attn_router.wieght");
 
         tensors = new ArrayList<>(routers(3).tensors());
-        tensors.replaceAll(t -> t.name().equals(RouterTensor.ATTN_BIAS.name(1)) ? new NamedTensor(t.name(), new long[] {2}, new float[2]) : t);
+        tensors.replaceAll(t -> t.name().equals(RouterTensor.ATTN_BIAS.name(1)) ? Tensor.f32(t.name(), new float[2], 2) : t);
         assertLoadError(dir, tensors, "tensor layers.1.attn_router.bias has shape [2], expected [4]");
 
         RuntimeException notFound = assertThrows(RuntimeException.class, () -> RouterWeights.load(dir.resolve("absent.safetensors")));
         assertTrue(notFound.getMessage().contains("absent.safetensors"));
     }
 
-    static void assertLoadError(Path dir, List<NamedTensor> tensors, String expected) {
+    static void assertLoadError(Path dir, List<Tensor> tensors, String expected) throws Exception {
         Path file = dir.resolve("bad.safetensors");
-        SafetensorsWriter.write(file, tensors, Map.of());
+        Safetensors.write(file, tensors, Map.of());
         RuntimeException e = assertThrows(RuntimeException.class, () -> RouterWeights.load(file));
         assertTrue(e.getMessage().startsWith(file.toString()), e.getMessage());
         assertTrue(e.getMessage().contains(expected), "expected '" + expected + "' in: " + e.getMessage());

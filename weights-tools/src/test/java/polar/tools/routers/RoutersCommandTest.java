@@ -16,8 +16,8 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import polar.engine.sparsity.RouterWeights;
-import polar.engine.sparsity.SparsityJson;
 import polar.engine.sparsity.SparsityPlan;
+import polar.formats.Json;
 
 /** The whole workflow on a synthetic model: collect, train, calibrate, eval. */
 class RoutersCommandTest {
@@ -71,7 +71,7 @@ class RoutersCommandTest {
 
         Run eval = polar("eval", "--data", data.toString(), "--routers", routers.toString(), "--format", "json", "--samples", "16");
         assertEquals(0, eval.status(), eval.err());
-        Map<String, Object> report = SparsityJson.parseObject(eval.out(), "eval output");
+        Map<String, Object> report = Json.parseObject(eval.out(), "eval output");
         List<Map<String, Object>> layers = (List<Map<String, Object>>) report.get("layers");
         assertEquals(3, layers.size());
         assertNull(layers.get(0).get("attnRecall"));
