@@ -1,0 +1,239 @@
+package polar.engine;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import polar.model.Model;
+import polar.model.ModelConfig;
+import polar.tornado.layers.LayerGraphBuilder;
+import polar.tornado.layers.Precision;
+import polar.tornado.layers.StepBuffers;
+import polar.tornado.layers.StepShape;
+import polar.tornado.layers.TransformerShape;
+import polar.tornado.runtime.Backend;
+import polar.tornado.runtime.Executable;
+import polar.tornado.types.FloatArray;
+import polar.tornado.types.IntArray;
+
+/**
+ * Runs a model on a backend, a batch of sequences per step. Weights go to the device once; each
+ * step appends tokens to some sequences (whole or partial prompts, or one decode token each, in
+ * any mix), runs the layer graphs over all of them together and returns the logits at each
+ * sequence's last new position.
+ *
+ * <p>Steps are padded up to power-of-two buckets of tokens and sequences; graphs are compiled
+ * (and, on CUDA, captured) once per bucket and replayed, with the step's tokens, positions and
+ * sequence rows written to small device buffers first. Padding tokens use the cache's scratch row.
+ */
+public final class Engine implements AutoCloseable {
+    private final Backend backend;
+    private final ModelConfig config;
+    private final EngineOptions options;
+    private final Precision precision;
+    private final DeviceModel weights;
+    private final KvCache cache;
+    private final StepBuffers step;
+    private final LayerGraphBuilder builder;
+    private final int maxContext;
+    private final int maxPartitions;
+    private final Map<StepShape, Executable> compiled = new HashMap<>();
+    private final IntArray tokenIds, positions, tokenSeq, lastRows;
+    private final FloatArray logits;
+
+    public Engine(Backend backend, Model model, EngineOptions options) {
+        this.backend = backend;
+        this.config = model.config();
+        boolean cuda = backend.name().equals("cuda");
+        this.precision = options.precision() != null ? options.precision() : cuda ? Precision.FLOAT16 : Precision.FLOAT32;
+        WeightFormat format = options.weights() != null ? options.weights() : cuda ? WeightFormat.FLOAT16 : WeightFormat.AS_STORED;
+        this.maxContext = options.maxContext() > 0 ? Math.min(options.maxContext(), config.maxPositions()) : config.maxPositions();
+        int stepTokens = Math.max(options.maxStepTokens(), options.maxSequences());
+        this.options = options.withMaxStepTokens(stepTokens);
+        this.maxPartitions = options.splitK() ? (maxContext + options.partitionSize() - 1) / options.partitionSize() : 1;
+        this.weights = DeviceModel.upload(backend, model, format);
+        TransformerShape shape = weights.shape();
+        int blocksPerSequence = (maxContext + options.blockSize() - 1) / options.blockSize();
+        int blocks = options.kvBlocks() > 0 ? options.kvBlocks() : options.maxSequences() * blocksPerSequence + 1;
+        this.cache = new KvCache(backend, shape, precision.kvCache(), options.blockSize(), blocks, options.maxSequences(), maxContext);
+        this.step = StepBuffers.allocate(backend, shape, precision, stepTokens, options.maxSequences(), maxPartitions);
+        this.builder = new LayerGraphBuilder(shape, precision, weights.buffers(), cache.buffers(), step, options.partitionSize());
+        this.tokenIds = new IntArray(stepTokens);
+        this.positions = new IntArray(stepTokens);
+        this.tokenSeq = new IntArray(stepTokens);
+        this.lastRows = new IntArray(options.maxSequences());
+        this.logits = new FloatArray(options.maxSequences() * config.vocabSize());
+    }
+
+    public Backend backend() { return backend; }
+
+    public ModelConfig config() { return config; }
+
+    public TransformerShape shape() { return weights.shape(); }
+
+    public Precision precision() { return precision; }
+
+    public KvCache cache() { return cache; }
+
+    /** Positions a sequence may reach. */
+    public int maxContext() { return maxContext; }
+
+    public int maxSequences() { return options.maxSequences(); }
+
+    /** A new empty sequence holding a row of the KV cache until {@link #release}d. */
+    public Sequence newSequence() {
+        return new Sequence(cache.acquireRow());
+    }
+
+    /** Frees the sequence's KV cache blocks and row. */
+    public void release(Sequence s) {
+        if (s.released()) return;
+        cache.release(s.row());
+        s.markReleased();
+    }
+
+    /**
+     * Processes whole prompts (or continuations) of several sequences, in as many steps as
+     * {@code maxStepTokens} requires, and returns the logits after each one's last token.
+     */
+    public float[][] prefill(List<Sequence> sequences, List<int[]> prompts) {
+        checkSizes(sequences, prompts);
+        for (int i = 0; i < sequences.size(); i++) checkFits(sequences.get(i), prompts.get(i).length);
+        float[][] result = new float[sequences.size()][];
+        int[] done = new int[sequences.size()];
+        int remaining = sequences.size();
+        while (remaining > 0) {
+            List<Sequence> batch = new ArrayList<>();
+            List<int[]> chunks = new ArrayList<>();
+            List<Integer> owners = new ArrayList<>();
+            int budget = options.maxStepTokens();
+            for (int i = 0; i < sequences.size() && budget > 0; i++) {
+                int[] prompt = prompts.get(i);
+                if (done[i] == prompt.length) continue;
+                int take = Math.min(budget, prompt.length - done[i]);
+                batch.add(sequences.get(i));
+                chunks.add(Arrays.copyOfRange(prompt, done[i], done[i] + take));
+                owners.add(i);
+                done[i] += take;
+                budget -= take;
+            }
+            float[][] out = step(batch, chunks);
+            for (int j = 0; j < owners.size(); j++) {
+                int i = owners.get(j);
+                if (done[i] == prompts.get(i).length) {
+                    result[i] = out[j];
+                    remaining--;
+                }
+            }
+        }
+        return result;
+    }
+
+    /** One decode step: token {@code tokens[i]} appended to sequence {@code i}; the logits after it. */
+    public float[][] decode(List<Sequence> sequences, int[] tokens) {
+        List<int[]> chunks = new ArrayList<>();
+        for (int t : tokens) chunks.add(new int[] {t});
+        return step(sequences, chunks);
+    }
+
+    /**
+     * One step: appends {@code tokens.get(i)} to sequence {@code i} (distinct sequences), runs the
+     * model over all of them at once and returns, per sequence, the logits at its last new position.
+     */
+    public float[][] step(List<Sequence> sequences, List<int[]> tokens) {
+        checkSizes(sequences, tokens);
+        int n = sequences.size();
+        if (n > options.maxSequences()) throw new IllegalArgumentException("a step holds at most " + options.maxSequences() + " sequences, given " + n);
+        int total = 0;
+        int longest = 0;
+        boolean decode = true;
+        for (int i = 0; i < n; i++) {
+            Sequence s = sequences.get(i);
+            int count = tokens.get(i).length;
+            if (count == 0) throw new IllegalArgumentException("sequence " + i + " of the step has no tokens");
+            checkFits(s, count);
+            for (int j = 0; j < i; j++) if (sequences.get(j) == s) throw new IllegalArgumentException("sequence " + s + " appears twice in one step");
+            for (int t : tokens.get(i)) {
+                if (t < 0 || t >= config.vocabSize()) throw new IllegalArgumentException("token id " + t + " is outside the vocabulary of " + config.vocabSize());
+            }
+            total += count;
+            longest = Math.max(longest, s.length() + count);
+            decode &= count == 1;
+        }
+        if (total > options.maxStepTokens()) throw new IllegalArgumentException("a step holds at most " + options.maxStepTokens() + " tokens, given " + total);
+        for (int i = 0; i < n; i++) cache.reserve(sequences.get(i).row(), sequences.get(i).length() + tokens.get(i).length);
+        cache.sync();
+
+        StepShape shape = bucket(decode, total, n, longest);
+        int t = 0;
+        for (int i = 0; i < n; i++) {
+            Sequence s = sequences.get(i);
+            int[] chunk = tokens.get(i);
+            for (int j = 0; j < chunk.length; j++, t++) {
+                tokenIds.set(t, chunk[j]);
+                positions.set(t, s.length() + j);
+                tokenSeq.set(t, s.row());
+            }
+            lastRows.set(i, t - 1);
+        }
+        for (; t < shape.tokens(); t++) {
+            tokenIds.set(t, 0);
+            positions.set(t, 0);
+            tokenSeq.set(t, cache.scratchRow());
+        }
+        for (int i = n; i < shape.sequences(); i++) lastRows.set(i, 0);
+        backend.write(step.tokenIds(), 0, tokenIds.segment(), shape.tokens());
+        backend.write(step.positions(), 0, positions.segment(), shape.tokens());
+        backend.write(step.tokenSeq(), 0, tokenSeq.segment(), shape.tokens());
+        backend.write(step.lastRows(), 0, lastRows.segment(), shape.sequences());
+
+        compiled.computeIfAbsent(shape, s -> backend.capture(backend.compile(builder.build(s)))).run();
+
+        int vocab = config.vocabSize();
+        backend.read(step.logits(), 0, logits.segment(), (long) n * vocab);
+        float[][] result = new float[n][vocab];
+        for (int i = 0; i < n; i++) {
+            MemorySegment.copy(logits.segment(), ValueLayout.JAVA_FLOAT, (long) i * vocab * 4, result[i], 0, vocab);
+            sequences.get(i).advance(tokens.get(i).length);
+        }
+        return result;
+    }
+
+    /** The graph bucket of a step: tokens and sequences rounded up to powers of two, split-K partitions for the longest sequence. */
+    private StepShape bucket(boolean decode, int tokens, int sequences, int longest) {
+        int s = roundUp(sequences, options.maxSequences());
+        if (decode) {
+            int needed = (longest + options.partitionSize() - 1) / options.partitionSize();
+            return new StepShape(StepShape.Kind.DECODE, s, s, roundUp(needed, maxPartitions));
+        }
+        return new StepShape(StepShape.Kind.PREFILL, roundUp(tokens, options.maxStepTokens()), s, 1);
+    }
+
+    /** The next power of two from {@code n}, at most {@code cap} (which is at least {@code n}). */
+    private static int roundUp(int n, int cap) {
+        return Math.min(n <= 1 ? 1 : Integer.highestOneBit(n - 1) << 1, cap);
+    }
+
+    private void checkFits(Sequence s, int count) {
+        if (s.released()) throw new IllegalStateException(s + " was released");
+        if (s.length() + count > maxContext) {
+            throw new ContextOverflowException("sequence of " + s.length() + " positions plus " + count + " tokens exceeds the context of "
+                    + maxContext + " positions");
+        }
+    }
+
+    private static void checkSizes(List<Sequence> sequences, List<int[]> tokens) {
+        if (sequences.size() != tokens.size()) throw new IllegalArgumentException(sequences.size() + " sequences but " + tokens.size() + " token lists");
+        if (sequences.isEmpty()) throw new IllegalArgumentException("a step needs at least one sequence");
+    }
+
+    @Override
+    public void close() {
+        step.free(backend);
+        cache.close();
+        weights.close();
+    }
+}

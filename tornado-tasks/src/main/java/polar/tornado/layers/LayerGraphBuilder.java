@@ -1,0 +1,206 @@
+package polar.tornado.layers;
+
+import static polar.tornado.graph.Arg.constant;
+import static polar.tornado.graph.Arg.f32;
+import static polar.tornado.graph.Arg.i32;
+
+import java.util.ArrayList;
+import java.util.List;
+import polar.tornado.graph.Buffer;
+import polar.tornado.graph.Grid;
+import polar.tornado.graph.TaskGraph;
+import polar.tornado.kernels.Activations;
+import polar.tornado.kernels.Attention;
+import polar.tornado.kernels.Embeddings;
+import polar.tornado.kernels.Norms;
+import polar.tornado.kernels.Rope;
+import polar.tornado.types.DeviceArray;
+import polar.tornado.types.ElementType;
+import polar.tornado.types.FloatArray;
+import polar.tornado.types.HalfArray;
+
+/**
+ * Builds the task graphs of one step: {@code embedding}, one graph per layer, and {@code head}
+ * (final norm and LM head over each sequence's last token). Built once per {@link StepShape}
+ * and replayed: everything that changes per step is read from {@link StepBuffers}' inputs.
+ *
+ * <p>A layer: norm -> fused QKV GEMM (+bias) -> RoPE -> KV write -> paged attention (+combine)
+ * -> output GEMM accumulated into the residual -> norm -> MLP, whose last GEMM also accumulates
+ * into the residual. The two seams for Polar Sparsity are {@link #attention} (selective heads)
+ * and {@link #mlp} (gathered neurons).
+ */
+public class LayerGraphBuilder {
+    protected final TransformerShape shape;
+    protected final Precision precision;
+    protected final ModelBuffers weights;
+    protected final KvBuffers kv;
+    protected final StepBuffers step;
+    /** Positions per split-K partition. */
+    protected final int partitionSize;
+
+    public LayerGraphBuilder(TransformerShape shape, Precision precision, ModelBuffers weights, KvBuffers kv, StepBuffers step,
+                             int partitionSize) {
+        if (shape.group() > Attention.MAX_GROUP || shape.headDim() > Attention.MAX_HEAD_DIM
+                || shape.group() * shape.headDim() > Attention.MAX_GROUP_WIDTH) {
+            throw new IllegalArgumentException("attention supports up to " + Attention.MAX_GROUP + " query heads per KV head, head size "
+                    + Attention.MAX_HEAD_DIM + " and " + Attention.MAX_GROUP_WIDTH + " query values per KV head; model has "
+                    + shape.group() + " x " + shape.headDim());
+        }
+        if (partitionSize < Attention.TILE || partitionSize % Attention.TILE != 0) {
+            throw new IllegalArgumentException("partition size " + partitionSize + " must be a multiple of " + Attention.TILE);
+        }
+        if (weights.layers().size() != shape.layers() || kv.keys().size() != shape.layers()) {
+            throw new IllegalArgumentException("shape has " + shape.layers() + " layers, weights " + weights.layers().size() + ", cache " + kv.keys().size());
+        }
+        this.shape = shape;
+        this.precision = precision;
+        this.weights = weights;
+        this.kv = kv;
+        this.step = step;
+        this.partitionSize = partitionSize;
+    }
+
+    /** Every graph of a step, in order. */
+    public List<TaskGraph> build(StepShape s) {
+        if (s.tokens() > step.maxTokens() || s.sequences() > step.maxSequences() || s.partitions() > step.maxPartitions()) {
+            throw new IllegalArgumentException(s + " exceeds the step buffers (" + step.maxTokens() + " tokens, "
+                    + step.maxSequences() + " sequences, " + step.maxPartitions() + " partitions)");
+        }
+        List<TaskGraph> graphs = new ArrayList<>();
+        graphs.add(embedding(s));
+        for (int l = 0; l < shape.layers(); l++) graphs.add(layer(l, s));
+        graphs.add(head(s));
+        return graphs;
+    }
+
+    /** Token embeddings (and learned positions) into the residual stream. */
+    public TaskGraph embedding(StepShape s) {
+        TaskGraph g = new TaskGraph("embedding-" + s);
+        int t = s.tokens();
+        Grid grid = Grid.of(t, shape.hidden());
+        Buffer<?> table = weights.tokenEmbedding();
+        if (table.type() == ElementType.F16) {
+            g.parallel(Embeddings::gatherHalf, grid, step.tokenIds(), as(table, ElementType.F16), step.x(), i32(t), i32(shape.hidden()));
+        } else {
+            g.parallel(Embeddings::gather, grid, step.tokenIds(), as(table, ElementType.F32), step.x(), i32(t), i32(shape.hidden()));
+        }
+        if (shape.positions() == TransformerShape.Positions.LEARNED) {
+            g.parallel(Embeddings::addPositions, grid, step.positions(), weights.positionEmbedding(), step.x(),
+                    i32(t), i32(shape.hidden()), i32(shape.positionOffset()));
+        }
+        return g;
+    }
+
+    /** Layer {@code l}: attention block then MLP block, each adding into the residual stream. */
+    public TaskGraph layer(int l, StepShape s) {
+        TaskGraph g = new TaskGraph("layer" + l + "-" + s);
+        LayerBuffers w = weights.layers().get(l);
+        int t = s.tokens();
+        int hidden = shape.hidden();
+        norm(g, step.x(), w.attnNorm(), w.attnNormBias(), step.normed(), t);
+        g.gemm(step.normed(), 0, w.qkv(), 0, step.qkv(), 0, t, shape.qkvDim(), hidden, 1f, 0f);
+        addBias(g, step.qkv(), w.qkvBias(), t, shape.qkvDim());
+        if (shape.positions() == TransformerShape.Positions.ROTARY) {
+            int rotated = shape.heads() + shape.kvHeads();
+            g.parallel(Rope::rotate, Grid.of(t, rotated * shape.ropeDims() / 2), step.qkv(), step.positions(), weights.inverseFrequencies(),
+                    i32(t), i32(shape.qkvDim()), i32(rotated), constant(shape.headDim()), constant(shape.ropeDims()));
+        }
+        writeKv(g, l, t);
+        attention(g, l, s);
+        // The residual add is the GEMM's beta = 1.
+        g.gemm(step.attn(), 0, w.out(), 0, step.x(), 0, t, hidden, shape.qDim(), 1f, 1f);
+        addBias(g, step.x(), w.outBias(), t, hidden);
+        norm(g, step.x(), w.mlpNorm(), w.mlpNormBias(), step.normed(), t);
+        mlp(g, l, s);
+        return g;
+    }
+
+    /** Final norm and LM head over the last token of each sequence: {@code logits[sequences, vocab]}. */
+    public TaskGraph head(StepShape s) {
+        TaskGraph g = new TaskGraph("head-" + s);
+        int n = s.sequences();
+        g.parallel(Embeddings::gather, Grid.of(n, shape.hidden()), step.lastRows(), step.x(), step.last(), i32(n), i32(shape.hidden()));
+        norm(g, step.last(), weights.finalNorm(), weights.finalNormBias(), step.lastNormed(), n);
+        g.gemm(step.lastNormed(), 0, weights.lmHead(), 0, step.logits(), 0, n, shape.vocab(), shape.hidden(), 1f, 0f);
+        return g;
+    }
+
+    /** Seam for selective attention: dense paged attention of every query head, into {@code step.attn}. */
+    protected void attention(TaskGraph g, int l, StepShape s) {
+        int t = s.tokens();
+        int p = s.partitions();
+        Grid grid = Grid.groups(shape.kvHeads(), t, p, Attention.THREADS);
+        float scale = (float) (1.0 / Math.sqrt(shape.headDim()));
+        if (precision.kvCache() != ElementType.F32 || precision.activations() != ElementType.F32) {
+            throw new UnsupportedOperationException("float16 attention is not written yet (" + precision + ")");
+        }
+        g.kernel(Attention::paged, grid, step.qkv(), as(kv.keys().get(l), ElementType.F32), as(kv.values().get(l), ElementType.F32),
+                kv.blockTable(), step.tokenSeq(), step.positions(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(),
+                i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale),
+                constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
+        if (p > 1) {
+            g.parallel(Attention::combine, Grid.of(t, shape.qDim()), step.partOut(), step.partStats(), step.positions(),
+                    as(step.attn(), ElementType.F32), i32(t), i32(shape.heads()), constant(shape.headDim()), i32(p), i32(partitionSize));
+        }
+    }
+
+    /** Seam for the gathered (sparse) MLP: the dense MLP, its last GEMM accumulating into the residual. */
+    protected void mlp(TaskGraph g, int l, StepShape s) {
+        LayerBuffers w = weights.layers().get(l);
+        int t = s.tokens();
+        int ffn = shape.ffn();
+        g.gemm(step.normed(), 0, w.up(), 0, step.mlpIn(), 0, t, shape.mlpInDim(), shape.hidden(), 1f, 0f);
+        Grid grid = Grid.of(t, ffn);
+        boolean half = precision.activations() == ElementType.F16;
+        switch (shape.mlp()) {
+            case SWIGLU -> {
+                if (half) g.parallel(Activations::swigluHalf, grid, step.mlpIn(), as(step.mlpAct(), ElementType.F16), i32(t), i32(ffn));
+                else g.parallel(Activations::swiglu, grid, step.mlpIn(), as(step.mlpAct(), ElementType.F32), i32(t), i32(ffn));
+            }
+            case RELU -> {
+                if (half) g.parallel(Activations::biasReluHalf, grid, step.mlpIn(), w.upBias(), as(step.mlpAct(), ElementType.F16), i32(t), i32(ffn));
+                else g.parallel(Activations::biasRelu, grid, step.mlpIn(), w.upBias(), as(step.mlpAct(), ElementType.F32), i32(t), i32(ffn));
+            }
+        }
+        g.gemm(step.mlpAct(), 0, w.down(), 0, step.x(), 0, t, shape.hidden(), ffn, 1f, 1f);
+        addBias(g, step.x(), w.downBias(), t, shape.hidden());
+    }
+
+    /** Writes the step's new K and V of layer {@code l} into the paged cache. */
+    protected void writeKv(TaskGraph g, int l, int t) {
+        if (precision.kvCache() != ElementType.F32) throw new UnsupportedOperationException("float16 KV cache is not written yet");
+        g.parallel(Attention::writeKv, Grid.of(t, shape.kvDim()), step.qkv(), as(kv.keys().get(l), ElementType.F32),
+                as(kv.values().get(l), ElementType.F32), kv.blockTable(), step.tokenSeq(), step.positions(),
+                i32(t), i32(shape.qkvDim()), i32(shape.qDim()), i32(shape.kvDim()), i32(kv.maxBlocks()),
+                constant(shape.headDim()), constant(kv.blockSize()));
+    }
+
+    /** RMSNorm or LayerNorm of {@code rows} rows of {@code in} into {@code out} (activation type). */
+    protected void norm(TaskGraph g, Buffer<FloatArray> in, Buffer<FloatArray> weight, Buffer<FloatArray> bias, Buffer<?> out, int rows) {
+        Grid grid = Grid.groups(rows, Norms.THREADS);
+        boolean half = out.type() == ElementType.F16;
+        float eps = shape.normEps();
+        switch (shape.norm()) {
+            case RMS -> {
+                if (half) g.kernel(Norms::rmsnormHalf, grid, in, weight, as(out, ElementType.F16), i32(shape.hidden()), f32(eps));
+                else g.kernel(Norms::rmsnorm, grid, in, weight, as(out, ElementType.F32), i32(shape.hidden()), f32(eps));
+            }
+            case LAYER -> {
+                if (half) g.kernel(Norms::layernormHalf, grid, in, weight, bias, as(out, ElementType.F16), i32(shape.hidden()), f32(eps));
+                else g.kernel(Norms::layernorm, grid, in, weight, bias, as(out, ElementType.F32), i32(shape.hidden()), f32(eps));
+            }
+        }
+    }
+
+    /** {@code x[rows, cols] += bias}, where the model has a bias. */
+    protected void addBias(TaskGraph g, Buffer<FloatArray> x, Buffer<FloatArray> bias, int rows, int cols) {
+        if (bias != null) g.parallel(Activations::addBias, Grid.of(rows, cols), x, bias, i32(rows), i32(cols));
+    }
+
+    /** {@code buffer} as a buffer of {@code type}, checked. */
+    @SuppressWarnings("unchecked")
+    protected static <T extends DeviceArray> Buffer<T> as(Buffer<?> buffer, ElementType<T> type) {
+        if (buffer.type() != type) throw new IllegalArgumentException(buffer + " is " + buffer.type() + ", expected " + type);
+        return (Buffer<T>) buffer;
+    }
+}
