@@ -14,8 +14,9 @@ public interface LayerObserver {
      * @param normedInput      {@code [rows, hidden]}: the layer's normed attention input (what QKV and the routers read)
      * @param headOutput       {@code [rows, heads * headDim]}: attention output per query head (softmax(QK^T)V,
      *                         heads in order, GQA groups adjacent), before the output projection
-     * @param mlpPreActivation {@code [rows, ffn]}: the MLP's first projection plus bias, before ReLU, for ReLU
-     *                         models; null for gated (SwiGLU) models
+     * @param mlpActivity      {@code [rows, ffn]}, ReLU models: the MLP activation {@code ReLU(fc1 x + b)} (or the
+     *                         pre-activation: only the sign matters, a neuron is active where it is {@code > 0});
+     *                         null for gated (SwiGLU) models
      */
-    void layer(int layer, int rows, float[] normedInput, float[] headOutput, float[] mlpPreActivation);
+    void layer(int layer, int rows, float[] normedInput, float[] headOutput, float[] mlpActivity);
 }

@@ -1,5 +1,6 @@
 package polar.tools.routers;
 
+import java.util.List;
 import polar.engine.sparsity.LayerObserver;
 
 /**
@@ -20,20 +21,21 @@ public interface ActivationSource extends AutoCloseable {
     /** The model's BOS token id, or -1 when it has none. */
     int bos();
 
-    /** Runs {@code tokens} (one sequence, positions 0..) through every layer, calling {@code observer} once per layer. */
-    void run(int[] tokens, LayerObserver observer);
+    /** Sequences run together at most (a larger batch is faster on most backends). */
+    default int maxSequences() { return 1; }
+
+    /**
+     * Runs {@code sequences} (each from position 0, at most {@link #maxSequences} of them) densely through
+     * every layer, calling {@code observer} once per layer with the rows of all sequences, in order.
+     */
+    void run(List<int[]> sequences, LayerObserver observer);
 
     @Override
     default void close() {}
 
-    /** Opens a model (a folder or file) as an activation source. */
+    /** Opens a model (a folder or file) on a backend, for sequences of up to {@code window} tokens. */
     @FunctionalInterface
     interface Opener {
-        ActivationSource open(String model);
-
-        /** Until the engine offers its layer hook, collection cannot run. */
-        Opener NONE = model -> {
-            throw new IllegalStateException("collecting router data needs the engine's layer observer hook, which this build does not have yet");
-        };
+        ActivationSource open(String model, String backend, int window);
     }
 }

@@ -1,7 +1,6 @@
 package polar.tools.routers;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import polar.engine.sparsity.LayerObserver;
 import polar.tools.Progress;
@@ -28,6 +27,7 @@ public final class RouterCollection {
         int bos = model.bos();
         int body = bos >= 0 ? window - 1 : window;
         long recorded = 0;
+        List<int[]> batch = new ArrayList<>();
         for (String doc : documents(text)) {
             int[] ids = model.encode(doc);
             for (int start = 0; start < ids.length && (maxTokens <= 0 || recorded < maxTokens); start += body) {
@@ -36,25 +36,44 @@ public final class RouterCollection {
                 int[] tokens = new int[bos >= 0 ? n + 1 : n];
                 if (bos >= 0) tokens[0] = bos;
                 System.arraycopy(ids, start, tokens, bos >= 0 ? 1 : 0, n);
-                model.run(tokens, bos >= 0 ? skipFirstRow(out) : out);
+                batch.add(tokens);
                 recorded += n;
-                progress.step(n);
+                if (batch.size() == model.maxSequences()) run(model, batch, bos >= 0, out, progress);
             }
             if (maxTokens > 0 && recorded >= maxTokens) break;
         }
+        run(model, batch, bos >= 0, out, progress);
         progress.finish(recorded + " positions recorded");
         return recorded;
     }
 
-    /** An observer that passes on all rows but the first (the BOS position). */
-    static LayerObserver skipFirstRow(LayerObserver next) {
-        return (layer, rows, normedInput, headOutput, mlpPre) -> {
-            if (rows <= 1) return;
-            next.layer(layer, rows - 1, dropRow(normedInput, rows), dropRow(headOutput, rows), mlpPre == null ? null : dropRow(mlpPre, rows));
+    private static void run(ActivationSource model, List<int[]> batch, boolean skipBos, RouterDataCollector out, Progress progress) {
+        if (batch.isEmpty()) return;
+        model.run(batch, skipBos ? skipFirstRows(batch, out) : out);
+        for (int[] s : batch) progress.step(skipBos ? s.length - 1 : s.length);
+        batch.clear();
+    }
+
+    /** An observer that passes on every row but each sequence's first (its BOS position). */
+    static LayerObserver skipFirstRows(List<int[]> sequences, LayerObserver next) {
+        int[] lengths = sequences.stream().mapToInt(s -> s.length).toArray();
+        return (layer, rows, normedInput, headOutput, mlpActivity) -> {
+            int kept = rows - lengths.length;
+            next.layer(layer, kept, dropFirstRows(normedInput, rows, lengths), dropFirstRows(headOutput, rows, lengths),
+                    mlpActivity == null ? null : dropFirstRows(mlpActivity, rows, lengths));
         };
     }
 
-    private static float[] dropRow(float[] a, int rows) {
-        return Arrays.copyOfRange(a, a.length / rows, a.length);
+    private static float[] dropFirstRows(float[] a, int rows, int[] lengths) {
+        int width = a.length / rows;
+        float[] out = new float[a.length - lengths.length * width];
+        int src = 0, dst = 0;
+        for (int len : lengths) {
+            int n = (len - 1) * width;
+            System.arraycopy(a, src + width, out, dst, n);
+            src += len * width;
+            dst += n;
+        }
+        return out;
     }
 }

@@ -52,13 +52,13 @@ public final class RouterDataCollector implements LayerObserver, AutoCloseable {
     }
 
     @Override
-    public void layer(int layer, int rows, float[] normedInput, float[] headOutput, float[] mlpPreActivation) {
+    public void layer(int layer, int rows, float[] normedInput, float[] headOutput, float[] mlpActivity) {
         int hidden = shape.hidden(), units = shape.units(), headDim = shape.headDim(), heads = shape.heads();
         check(normedInput.length == rows * hidden, "normed input", normedInput.length, rows * hidden);
         check(headOutput.length == rows * heads * headDim, "head output", headOutput.length, rows * heads * headDim);
         if (shape.reluMlp()) {
-            if (mlpPreActivation == null) throw new IllegalArgumentException("layer " + layer + ": a ReLU model must pass the MLP pre-activation");
-            check(mlpPreActivation.length == rows * shape.ffn(), "MLP pre-activation", mlpPreActivation.length, rows * shape.ffn());
+            if (mlpActivity == null) throw new IllegalArgumentException("layer " + layer + ": a ReLU model must pass the MLP activity");
+            check(mlpActivity.length == rows * shape.ffn(), "MLP activity", mlpActivity.length, rows * shape.ffn());
         }
         ByteBuffer input = floats(normedInput);
         ByteBuffer norms = ByteBuffer.allocate(4 * rows * units).order(ByteOrder.LITTLE_ENDIAN);
@@ -76,7 +76,7 @@ public final class RouterDataCollector implements LayerObserver, AutoCloseable {
         if (shape.reluMlp()) {
             BitRows active = new BitRows(rows, shape.ffn());
             for (int i = 0; i < rows; i++) {
-                for (int j = 0; j < shape.ffn(); j++) if (mlpPreActivation[i * shape.ffn() + j] > 0) active.set(i, j);
+                for (int j = 0; j < shape.ffn(); j++) if (mlpActivity[i * shape.ffn() + j] > 0) active.set(i, j);
             }
             write(layer, LayerFile.MLP_ACTIVE, ByteBuffer.wrap(active.bits()));
         }

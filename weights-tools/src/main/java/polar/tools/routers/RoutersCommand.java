@@ -22,7 +22,7 @@ import polar.tools.Progress;
 /**
  * {@code polar routers collect|train|calibrate|eval}: the Polar Sparsity router workflow.
  * <pre>
- * polar routers collect   -m MODEL --text FILE --data DIR [--tokens N] [--window 256]
+ * polar routers collect   -m MODEL --text FILE --data DIR [--tokens N] [--window 256] [--backend host|jvm|cuda|opencl]
  * polar routers train     --data DIR [--out DIR] [--attn-density D] [--rank R] [--only attention|mlp] ...
  * polar routers calibrate --data DIR [--routers DIR] [--tile 32] [--recall 0.99] [--batch-sizes 1,2,4,...]
  * polar routers eval      --data DIR [--routers DIR] [--attn-density D] [--all] [--format text|json]
@@ -35,7 +35,11 @@ public final class RoutersCommand {
     private final PrintStream out, err;
     private final ActivationSource.Opener opener;
 
-    public RoutersCommand() { this(System.out, System.err, ActivationSource.Opener.NONE); }
+    public RoutersCommand() { this(System.out, System.err, DEFAULT_OPENER); }
+
+    /** {@code --backend host} (default): the plain-Java forward pass; any other name: the engine on that backend. */
+    static final ActivationSource.Opener DEFAULT_OPENER = (model, backend, window) ->
+            (backend.equals("host") ? HostActivationSource.OPENER : EngineActivationSource.OPENER).open(model, backend, window);
 
     public RoutersCommand(PrintStream out, PrintStream err, ActivationSource.Opener opener) {
         this.out = out;
@@ -49,7 +53,7 @@ public final class RoutersCommand {
 
     static final String USAGE = """
             usage: polar routers <collect|train|calibrate|eval> [flags]
-              collect   -m MODEL --text FILE --data DIR [--tokens 65536] [--window 256]
+              collect   -m MODEL --text FILE --data DIR [--tokens 65536] [--window 256] [--backend host|jvm|cuda|opencl]
                         run the model densely over FILE and record router inputs and labels into DIR
               train     --data DIR [--out DIR] [--attn-density D] [--rank R] [--only attention|mlp]
                         [--epochs N] [--batch N] [--lr X] [--weight-decay X] [--patience N]
@@ -101,6 +105,7 @@ public final class RoutersCommand {
         Path data = Path.of(a.required("--data"));
         long tokens = a.integer("--tokens", 65536);
         int window = a.integer("--window", 256);
+        String backend = a.string("--backend", "host");
         a.rejectUnknown();
         String corpus;
         try {
@@ -108,7 +113,7 @@ public final class RoutersCommand {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + text + ": " + e.getMessage(), e);
         }
-        try (ActivationSource source = opener.open(model)) {
+        try (ActivationSource source = opener.open(model, backend, window)) {
             try (RouterDataCollector collector = new RouterDataCollector(data, source.shape(), source.modelName(), text.toString())) {
                 long n = RouterCollection.collect(source, corpus, window, tokens, collector, new Progress("collect " + data.getFileName(), tokens));
                 out.printf("recorded %d positions x %d layers into %s%n", n, source.shape().layers(), data);

@@ -38,7 +38,7 @@ class RoutersCommandTest {
     static Run polar(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
         RoutersCommand cmd = new RoutersCommand(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                model -> new SyntheticModel(SHAPE, 42));
+                (model, backend, window) -> new SyntheticModel(SHAPE, 42));
         int status = cmd.run(args);
         return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
@@ -103,8 +103,8 @@ class RoutersCommandTest {
         assertTrue(missing.err().contains("no router data in " + dir.resolve("nothing")), missing.err());
         Run badFlag = polar("eval", "--data", dir.toString(), "--bogus", "1");
         assertEquals(1, badFlag.status());
-        Run noEngine = new Run(new RoutersCommand(new PrintStream(new ByteArrayOutputStream()), new PrintStream(new ByteArrayOutputStream()),
-                ActivationSource.Opener.NONE).run(new String[] {"collect", "-m", "x", "--text", "nope", "--data", "d"}), "", "");
-        assertEquals(1, noEngine.status());
+        Run noText = polar("collect", "-m", "x", "--text", dir.resolve("nope.txt").toString(), "--data", dir.toString());
+        assertEquals(1, noText.status());
+        assertTrue(noText.err().contains("nope.txt"), noText.err());
     }
 }

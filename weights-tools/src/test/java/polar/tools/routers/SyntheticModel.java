@@ -1,6 +1,7 @@
 package polar.tools.routers;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Random;
 import polar.engine.sparsity.LayerObserver;
 
@@ -44,8 +45,11 @@ final class SyntheticModel implements ActivationSource {
 
     @Override public int bos() { return 0; }
 
+    @Override public int maxSequences() { return 3; }
+
     @Override
-    public void run(int[] tokens, LayerObserver observer) {
+    public void run(List<int[]> sequences, LayerObserver observer) {
+        int[] tokens = sequences.stream().flatMapToInt(java.util.Arrays::stream).toArray();
         int rows = tokens.length, hidden = shape.hidden(), heads = shape.heads(), headDim = shape.headDim(), ffn = shape.ffn();
         for (int l = 0; l < shape.layers(); l++) {
             float[] x = new float[rows * hidden];
