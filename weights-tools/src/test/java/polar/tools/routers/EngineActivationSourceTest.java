@@ -16,14 +16,12 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import polar.engine.sparsity.LayerObserver;
-import polar.formats.Json;
-import polar.formats.JsonFields;
 import polar.model.LayerWeights;
 import polar.model.Model;
 import polar.model.ModelLoader;
 import polar.runtime.Backends;
 
-/** Router data collection from tiny-opt on the JVM backend, checked against host arithmetic and the golden statistics. */
+/** Router data collection through the engine (JVM backend), checked against host arithmetic and the host forward pass. */
 class EngineActivationSourceTest {
     static Path shared;
     static Model opt;
@@ -34,7 +32,7 @@ class EngineActivationSourceTest {
         shared = Path.of(System.getProperty("polar.shared", "../shared"));
         assumeTrue(Files.exists(shared.resolve("models/tiny-opt")), "../shared/models/tiny-opt is absent");
         opt = ModelLoader.load(shared.resolve("models/tiny-opt"));
-        source = new EngineActivationSource(Backends.open("jvm"), opt, 2, 256);
+        source = new EngineActivationSource(Backends.open("jvm"), opt, 2, 16);
     }
 
     @AfterAll
@@ -52,7 +50,7 @@ class EngineActivationSourceTest {
 
     @Test
     void layerZeroTapsMatchHostArithmetic() {
-        int[] tokens = source.encode("Once upon a time, there was a little dog.");
+        int[] tokens = source.encode("Once upon a time, a dog.");
         int[] seq = new int[tokens.length + 1];
         seq[0] = source.bos();
         System.arraycopy(tokens, 0, seq, 1, tokens.length);
@@ -106,55 +104,17 @@ class EngineActivationSourceTest {
     }
 
     @Test
-    void reluZeroFractionsMatchTheGoldenMeasurement() throws Exception {
-        // The golden file measured the zero fraction of each layer's ReLU output on 256 validation tokens.
-        JsonFields golden = JsonFields.of(Json.parse(shared.resolve("golden/tiny-opt.golden.json")), "tiny-opt.golden.json");
-        List<Object> expected = golden.list("relu_zero_fraction_per_layer");
-        String text = Files.readString(shared.resolve("corpus/tinystories/valid-sample.txt")).substring(0, 4000);
-        int[] ids = source.encode(text);
-        int[] seq = new int[256];
-        seq[0] = source.bos();
-        System.arraycopy(ids, 0, seq, 1, 255);
-        List<float[][]> layers = run(List.of(seq));
-        for (int l = 0; l < 6; l++) {
-            float[] mlp = layers.get(l)[2];
-            long zeros = 0;
-            for (float v : mlp) if (v <= 0) zeros++;
-            double fraction = (double) zeros / mlp.length, want = ((Number) expected.get(l)).doubleValue();
-            assertEquals(want, fraction, 0.03, "layer " + l + " ReLU zero fraction");
-        }
-    }
-
-    @Test
-    void gqaModelsRecordKvGroups() throws Exception {
-        Path llama = shared.resolve("models/tiny-llama");
-        assumeTrue(Files.exists(llama));
-        try (EngineActivationSource s = new EngineActivationSource(Backends.open("jvm"), ModelLoader.load(llama), 1, 32)) {
-            assertEquals(4, s.shape().units());
-            assertEquals(0, s.bos());
-            List<float[][]> layers = new ArrayList<>();
-            s.run(List.of(new int[] {0, 5, 6, 7}), (l, rows, normed, heads, mlp) -> {
-                assertEquals(4, rows);
-                assertNull(mlp, "SwiGLU: no MLP labels");
-                layers.add(new float[][] {normed, heads});
-            });
-            assertEquals(6, layers.size());
-            assertEquals(4 * 8 * 32, layers.get(3)[1].length);
-        }
-    }
-
-    @Test
     void hostForwardPassAgreesWithTheEngine() throws Exception {
-        int[] seq = {2, 311, 12, 99, 1000, 4000, 7, 8, 9, 10, 11, 300};
-        try (HostActivationSource host = new HostActivationSource(opt, 1, 256, new Workers(1))) {
+        int[] seq = {2, 311, 12, 99, 1000, 4000, 7, 300};
+        try (HostActivationSource host = new HostActivationSource(opt, 1, 16, new Workers(1))) {
             compare(host, source, seq, "tiny-opt");
         }
         Path llama = shared.resolve("models/tiny-llama");
         assumeTrue(Files.exists(llama));
         Model m = ModelLoader.load(llama);
         seq[0] = 0;
-        try (HostActivationSource host = new HostActivationSource(m, 1, 32, new Workers(2));
-             EngineActivationSource engine = new EngineActivationSource(Backends.open("jvm"), m, 1, 32)) {
+        try (HostActivationSource host = new HostActivationSource(m, 1, 16, new Workers(2));
+             EngineActivationSource engine = new EngineActivationSource(Backends.open("jvm"), m, 1, 16)) {
             compare(host, engine, seq, "tiny-llama");
         }
     }
