@@ -11,17 +11,19 @@ import java.util.Arrays;
  * @param ffn        MLP width (neurons per layer)
  * @param tile       k is a multiple of this (the selective MLP kernel's tile), or {@code ffn}
  * @param denseAbove a layer whose k exceeds this fraction of {@code ffn} runs dense
+ * @param score      how the batch's router logits are turned into neuron scores (the selection rule k was calibrated for)
  * @param recall     the batched recall the table was calibrated for
  * @param batchSizes strictly increasing batch sizes, the first at least 1
  * @param k          per layer, one k per batch size, each in {@code 1..ffn}
  */
-public record MlpTable(int ffn, int tile, double denseAbove, double recall, int[] batchSizes, int[][] k) {
+public record MlpTable(int ffn, int tile, double denseAbove, MlpScore score, double recall, int[] batchSizes, int[][] k) {
 
     public static final double DEFAULT_DENSE_ABOVE = 0.8;
 
     public MlpTable {
         if (ffn <= 0 || tile <= 0) throw new IllegalArgumentException("ffn and tile must be positive: " + ffn + ", " + tile);
         if (!(denseAbove > 0 && denseAbove <= 1)) throw new IllegalArgumentException("denseAbove must be in (0, 1]: " + denseAbove);
+        if (score == null) throw new IllegalArgumentException("no MLP score rule");
         if (batchSizes.length == 0) throw new IllegalArgumentException("no batch sizes");
         for (int i = 0; i < batchSizes.length; i++) {
             if (batchSizes[i] < 1 || (i > 0 && batchSizes[i] <= batchSizes[i - 1]))
@@ -56,7 +58,7 @@ public record MlpTable(int ffn, int tile, double denseAbove, double recall, int[
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof MlpTable t && ffn == t.ffn && tile == t.tile && denseAbove == t.denseAbove && recall == t.recall
+        return o instanceof MlpTable t && ffn == t.ffn && tile == t.tile && denseAbove == t.denseAbove && score == t.score && recall == t.recall
                 && Arrays.equals(batchSizes, t.batchSizes) && Arrays.deepEquals(k, t.k);
     }
 
@@ -65,7 +67,7 @@ public record MlpTable(int ffn, int tile, double denseAbove, double recall, int[
 
     @Override
     public String toString() {
-        return "MlpTable[ffn=" + ffn + ", tile=" + tile + ", denseAbove=" + denseAbove + ", recall=" + recall
+        return "MlpTable[ffn=" + ffn + ", tile=" + tile + ", denseAbove=" + denseAbove + ", score=" + score + ", recall=" + recall
                 + ", batchSizes=" + Arrays.toString(batchSizes) + ", k=" + Arrays.deepToString(k) + "]";
     }
 }

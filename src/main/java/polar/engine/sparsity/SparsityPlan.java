@@ -22,7 +22,7 @@ import polar.model.ModelConfig;
  * {
  *   "format": "polar-sparsity", "version": 1, "layers": 6,
  *   "attention": {"unit": "heads", "units": 8, "density": [1.0, 0.5, 0.5, 0.5, 0.5, 0.5]},
- *   "mlp": {"ffn": 1024, "tile": 32, "denseAbove": 0.8, "recall": 0.99,
+ *   "mlp": {"ffn": 1024, "tile": 32, "denseAbove": 0.8, "score": "softplus_sum", "recall": 0.99,
  *           "batchSizes": [1, 2, 4, ...], "k": [[...], ...]}          // absent: MLP runs dense
  * }
  * }</pre>
@@ -158,6 +158,7 @@ public final class SparsityPlan {
             m.put("ffn", mlp.ffn());
             m.put("tile", mlp.tile());
             m.put("denseAbove", mlp.denseAbove());
+            m.put("score", mlp.score().jsonName);
             m.put("recall", mlp.recall());
             m.put("batchSizes", mlp.batchSizes());
             List<Object> ks = new ArrayList<>(); // one line per layer when pretty-printed
@@ -193,6 +194,9 @@ public final class SparsityPlan {
         int tile = m.intAtLeast("tile", 1);
         double denseAbove = m.number("denseAbove");
         if (!(denseAbove > 0 && denseAbove <= 1)) throw m.error("denseAbove", "must be in (0, 1], got " + denseAbove);
+        String scoreName = m.string("score");
+        MlpScore score = MlpScore.fromJson(scoreName);
+        if (score == null) throw m.error("score", "must be \"relu_sum\" or \"softplus_sum\", got \"" + scoreName + "\"");
         double recall = m.number("recall");
         int[] batchSizes = integers(m, "batchSizes", m.list("batchSizes"), -1);
         if (batchSizes.length == 0) throw m.error("batchSizes", "must not be empty");
@@ -210,7 +214,7 @@ public final class SparsityPlan {
                 if (k[l][i] < 1 || k[l][i] > ffn) throw m.error("k[" + l + "][" + i + "]", "must be in 1.." + ffn + ", got " + k[l][i]);
             }
         }
-        return new MlpTable(ffn, tile, denseAbove, recall, batchSizes, k);
+        return new MlpTable(ffn, tile, denseAbove, score, recall, batchSizes, k);
     }
 
     /** The numbers of {@code list} (field {@code key} of {@code f}), exactly {@code length} of them. */

@@ -59,7 +59,7 @@ class SparsityPlanTest {
         int[] batch = {1, 2, 4, 8, 16};
         int[][] k = new int[6][];
         for (int l = 0; l < 6; l++) k[l] = new int[] {64, 96, 160, 512, 960};
-        return new MlpTable(1024, 32, MlpTable.DEFAULT_DENSE_ABOVE, 0.99, batch, k);
+        return new MlpTable(1024, 32, MlpTable.DEFAULT_DENSE_ABOVE, MlpScore.SOFTPLUS_SUM, 0.99, batch, k);
     }
 
     @Test
@@ -100,6 +100,7 @@ class SparsityPlanTest {
         assertError(dir, good.replace("[64,96,160,512,960]", "[64,96,160,512,2000]"), "'mlp': field 'k[0][4]' must be in 1..1024");
         assertError(dir, good.replace("[1,2,4,8,16]", "[1,4,2,8,16]"), "'mlp': field 'batchSizes' must be positive and strictly increasing");
         assertError(dir, good.replace("\"version\": 1", "\"version\": 7"), "field 'version' must be 1");
+        assertError(dir, good.replace("\"softplus_sum\"", "\"max\""), "'mlp': field 'score' must be \"relu_sum\" or \"softplus_sum\"");
         assertError(dir, good.replace("\"layers\": 6,", "\"layers\": 6"), ":5:3:");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SparsityPlan.defaults(TINY_OPT).checkFits(TINY_LLAMA, "plan.json"));
         assertTrue(e.getMessage().contains("plan.json: plan selects 8 heads, the model has 4 kv_groups"), e.getMessage());

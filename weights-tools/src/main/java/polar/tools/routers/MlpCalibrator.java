@@ -2,6 +2,7 @@ package polar.tools.routers;
 
 import java.util.Arrays;
 import java.util.Random;
+import polar.engine.sparsity.MlpScore;
 import polar.engine.sparsity.MlpTable;
 import polar.engine.sparsity.RouterTensor;
 import polar.engine.sparsity.RouterWeights;
@@ -10,9 +11,9 @@ import polar.tools.Progress;
 
 /**
  * Finds, per layer and batch size B, the smallest MLP top-k that keeps the batch's active neurons:
- * over random batches of B held-out tokens, the engine's rule (router logits ReLU'd and summed over
- * the batch, top-k neurons, ties to the lower index) must cover on average at least {@code recall}
- * of the union of the tokens' truly active neurons. k is then rounded up to the kernel tile and made
+ * over random batches of B held-out tokens, the engine's rule (each token's router logits turned into
+ * scores by the {@link MlpScore}, summed over the batch, top-k neurons, ties to the lower index) must
+ * cover on average at least {@code recall} of the union of the tokens' truly active neurons. k is then rounded up to the kernel tile and made
  * non-decreasing in B, so looking up the next larger tabulated B is safe.
  */
 public final class MlpCalibrator {
@@ -24,14 +25,15 @@ public final class MlpCalibrator {
      * @param samples random batches drawn per batch size
      * @param tile    k is rounded up to a multiple of this (32 for the tiny models, 128 for 7B-class)
      */
-    public record Config(int[] batchSizes, int samples, double recall, int tile, double denseAbove, long seed) {
+    public record Config(int[] batchSizes, int samples, double recall, int tile, double denseAbove, MlpScore score, long seed) {
         public Config {
+            if (score == null) throw new IllegalArgumentException("no score rule");
             if (samples < 1 || tile < 1) throw new IllegalArgumentException("samples and tile must be positive");
             if (!(recall > 0 && recall <= 1)) throw new IllegalArgumentException("recall must be in (0, 1]: " + recall);
         }
 
         public static Config defaults(int tile) {
-            return new Config(DEFAULT_BATCH_SIZES, 64, 0.99, tile, MlpTable.DEFAULT_DENSE_ABOVE, 1);
+            return new Config(DEFAULT_BATCH_SIZES, 64, 0.99, tile, MlpTable.DEFAULT_DENSE_ABOVE, MlpScore.SOFTPLUS_SUM, 1);
         }
     }
 
@@ -45,11 +47,12 @@ public final class MlpCalibrator {
      */
     public static int[] calibrateLayer(float[] logits, BitRows active, Config cfg, Random rnd) {
         int rows = active.rows(), ffn = active.cols();
+        float[] scores = scores(logits, cfg.score());
         int[] k = new int[cfg.batchSizes().length];
         for (int i = 0; i < k.length; i++) {
             int batch = cfg.batchSizes()[i];
             if (batch > rows) throw new IllegalArgumentException("batch size " + batch + " needs at least as many held-out rows, have " + rows);
-            double[] curve = recallCurve(logits, active, batch, cfg.samples(), rnd);
+            double[] curve = recallCurve(scores, active, batch, cfg.samples(), rnd);
             k[i] = roundUp(smallestK(curve, cfg.recall()), cfg.tile(), ffn);
             if (i > 0) k[i] = Math.max(k[i], k[i - 1]);
         }
@@ -80,20 +83,28 @@ public final class MlpCalibrator {
             progress.step(1);
         }
         progress.finish("calibrated " + logits.length + " layers");
-        return new MlpTable(active[0].cols(), cfg.tile(), cfg.denseAbove(), cfg.recall(), cfg.batchSizes(), k);
+        return new MlpTable(active[0].cols(), cfg.tile(), cfg.denseAbove(), cfg.score(), cfg.recall(), cfg.batchSizes(), k);
+    }
+
+    /** Each token's per-neuron score under {@code rule}. */
+    static float[] scores(float[] logits, MlpScore rule) {
+        float[] s = new float[logits.length];
+        for (int i = 0; i < s.length; i++) s[i] = rule.of(logits[i]);
+        return s;
     }
 
     /**
      * {@code curve[k]} = average over {@code samples} random batches of {@code batch} distinct rows of
      * the fraction of the batch's active neurons (union over its tokens) among the top-k by batch
-     * score; {@code k = 0..ffn}. A batch with no active neuron counts as fully covered.
+     * score (the sum of the rows' {@code scores}, which are never negative); {@code k = 0..ffn}.
+     * A batch with no active neuron counts as fully covered.
      */
-    static double[] recallCurve(float[] logits, BitRows active, int batch, int samples, Random rnd) {
+    static double[] recallCurve(float[] scores, BitRows active, int batch, int samples, Random rnd) {
         int rows = active.rows(), ffn = active.cols();
         double[] curve = new double[ffn + 1];
         int[] pick = new int[rows];
         for (int i = 0; i < rows; i++) pick[i] = i;
-        float[] score = new float[ffn];
+        float[] batchScore = new float[ffn];
         boolean[] union = new boolean[ffn];
         long[] keys = new long[ffn];
         for (int s = 0; s < samples; s++) {
@@ -102,11 +113,11 @@ public final class MlpCalibrator {
                 pick[b] = pick[j];
                 pick[j] = t;
             }
-            Arrays.fill(score, 0f);
+            Arrays.fill(batchScore, 0f);
             Arrays.fill(union, false);
             for (int b = 0; b < batch; b++) {
                 int row = pick[b], base = row * ffn;
-                for (int n = 0; n < ffn; n++) score[n] += Math.max(0f, logits[base + n]);
+                for (int n = 0; n < ffn; n++) batchScore[n] += scores[base + n];
                 for (int n = 0; n < ffn; n++) if (active.get(row, n)) union[n] = true;
             }
             int total = 0;
@@ -115,7 +126,7 @@ public final class MlpCalibrator {
                 for (int kk = 0; kk <= ffn; kk++) curve[kk] += 1;
                 continue;
             }
-            order(score, keys);
+            order(batchScore, keys);
             int hits = 0;
             for (int r = 0; r < ffn; r++) {
                 if (union[(int) keys[r]]) hits++;

@@ -96,9 +96,10 @@ public final class RouterEvaluation {
                     batchSizes = table.batchSizes().clone();
                     ks = new int[batchSizes.length];
                     batchRecall = new double[batchSizes.length];
+                    float[] scores = MlpCalibrator.scores(logits, table.score());
                     for (int i = 0; i < batchSizes.length && batchSizes[i] <= d.rows(); i++) {
                         ks[i] = table.k()[l][i];
-                        batchRecall[i] = MlpCalibrator.recallCurve(logits, d.mlpActive(), batchSizes[i], samples, rnd)[ks[i]];
+                        batchRecall[i] = MlpCalibrator.recallCurve(scores, d.mlpActive(), batchSizes[i], samples, rnd)[ks[i]];
                     }
                 }
             }

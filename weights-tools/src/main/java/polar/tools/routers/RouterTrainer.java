@@ -51,8 +51,12 @@ final class RouterTrainer {
                     train.labels().toFloats(row, yb, b * out);
                 }
                 router.forward(w, xb, bs, logits);
-                lossSum += lossAndGradient(w, logits, yb, posWeight, bs, out, dLogits);
-                lossCount++;
+                boolean sample = (start / bs) % LOSS_EVERY == 0; // the loss is only shown, so it is sampled
+                double loss = lossAndGradient(w, logits, yb, posWeight, bs, out, dLogits, sample);
+                if (sample) {
+                    lossSum += loss;
+                    lossCount++;
+                }
                 router.backward(w, xb, bs, dLogits, grads);
                 opt.step(params, grads);
                 progress.step(bs);
@@ -102,10 +106,17 @@ final class RouterTrainer {
     }
 
     /**
-     * Mean weighted binary cross-entropy over the batch's {@code rows * out} logits,
+     * Mean weighted binary cross-entropy over the batch's {@code rows * out} logits (0 unless {@code withLoss}),
      * {@code -[w y log s(z) + (1-y) log(1-s(z))]}, and its gradient {@code (w y (s-1) + (1-y) s) / (rows * out)}.
      */
+    /** Batches between loss samples (computing it costs as much as the gradient's sigmoid again). */
+    static final int LOSS_EVERY = 8;
+
     static double lossAndGradient(Workers w, float[] logits, float[] labels, float[] posWeight, int rows, int out, float[] grad) {
+        return lossAndGradient(w, logits, labels, posWeight, rows, out, grad, true);
+    }
+
+    static double lossAndGradient(Workers w, float[] logits, float[] labels, float[] posWeight, int rows, int out, float[] grad, boolean withLoss) {
         java.util.concurrent.atomic.DoubleAdder loss = new java.util.concurrent.atomic.DoubleAdder();
         float scale = 1f / (rows * out);
         w.forRange(rows, 32, (from, to) -> {
@@ -113,8 +124,10 @@ final class RouterTrainer {
             for (int e = from * out; e < to * out; e++) {
                 float z = logits[e], y = labels[e], wp = posWeight[e % out];
                 float s = (float) (1 / (1 + Math.exp(-z)));
-                double sp = softplus(z); // -log(1-s); -log(s) = sp - z
-                part += y * wp * (sp - z) + (1 - y) * sp;
+                if (withLoss) {
+                    double sp = softplus(z); // -log(1-s); -log(s) = sp - z
+                    part += y * wp * (sp - z) + (1 - y) * sp;
+                }
                 grad[e] = (wp * y * (s - 1) + (1 - y) * s) * scale;
             }
             loss.add(part);

@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import polar.engine.sparsity.MlpScore;
 import polar.engine.sparsity.MlpTable;
 import polar.engine.sparsity.RouterWeights;
 import polar.engine.sparsity.RouterWeights.AttentionRouter;
@@ -60,7 +61,8 @@ public final class RoutersCommand {
                         [--pos-weight-power P] [--holdout 0.1] [--max-rows N] [--threads T] [--seed S] [--quiet]
                         train routers; writes polar-routers.safetensors and polar-sparsity.json to --out
               calibrate --data DIR [--routers DIR] [--tile 32] [--recall 0.99] [--batch-sizes 1,2,4,...]
-                        [--samples 64] [--dense-above 0.8] [--holdout 0.1] [--max-rows N] [--threads T]
+                        [--score softplus_sum|relu_sum] [--samples 64] [--dense-above 0.8] [--holdout 0.1]
+                        [--max-rows N] [--threads T]
                         find the MLP top-k per batch size; updates polar-sparsity.json
               eval      --data DIR [--routers DIR] [--attn-density D] [--all] [--holdout 0.1] [--max-rows N]
                         [--samples 64] [--format text|json]
@@ -199,8 +201,11 @@ public final class RoutersCommand {
         if (!data.shape().reluMlp()) throw new IllegalArgumentException("the model's MLP is not ReLU: there is no MLP sparsity to calibrate");
         Path dir = outputDir(a, "--routers", data);
         MlpCalibrator.Config d = MlpCalibrator.Config.defaults(32);
+        String scoreName = a.string("--score", d.score().jsonName);
+        MlpScore score = MlpScore.fromJson(scoreName);
+        if (score == null) throw new IllegalArgumentException("--score takes relu_sum or softplus_sum, got '" + scoreName + "'");
         MlpCalibrator.Config cfg = new MlpCalibrator.Config(a.integers("--batch-sizes", d.batchSizes()), a.integer("--samples", d.samples()),
-                a.number("--recall", d.recall()), a.integer("--tile", d.tile()), a.number("--dense-above", d.denseAbove()), a.integer("--seed", 1));
+                a.number("--recall", d.recall()), a.integer("--tile", d.tile()), a.number("--dense-above", d.denseAbove()), score, a.integer("--seed", 1));
         RouterTraining.Rows rows = RouterTraining.Rows.of(data.rows(), a.integer("--max-rows", 0), a.number("--holdout", RouterTraining.DEFAULT_HOLDOUT));
         int threads = threads(a);
         a.rejectUnknown();
@@ -212,8 +217,8 @@ public final class RoutersCommand {
             table = MlpCalibrator.calibrate(data, routers, rows.trainEnd(), rows.end(), cfg, w, new Progress("calibrate MLP k(B)", data.shape().layers()));
         }
         plan.withMlp(table).save(planFile);
-        out.printf("MLP top-k by batch size (of %d neurons; recall >= %.3f; tile %d; dense above %.0f%%):%n", table.ffn(), table.recall(), table.tile(),
-                100 * table.denseAbove());
+        out.printf("MLP top-k by batch size (of %d neurons; %s; recall >= %.3f; tile %d; dense above %.0f%%):%n", table.ffn(), table.score().jsonName,
+                table.recall(), table.tile(), 100 * table.denseAbove());
         StringBuilder head = new StringBuilder(String.format("%-6s", "layer"));
         for (int b : table.batchSizes()) head.append(String.format("%6s", "B=" + b));
         out.println(head);

@@ -27,9 +27,13 @@ public record TrainConfig(int maxEpochs, int batchSize, float lr, float weightDe
         return new TrainConfig(30, 256, 1e-3f, 0.01f, 0.9f, 0.999f, 1e-8f, 4, 1.0, 100f, 1);
     }
 
-    /** MLP routers: positives are rare (most ReLU outputs are zero), so positives are up-weighted. */
+    /**
+     * MLP routers: positives are rare (most ReLU outputs are zero), so each neuron's positives are weighted
+     * to balance its negatives. On tiny-opt, balanced weighting ranked neurons better for calibration (smaller
+     * k at 99% batched recall) than square-root weighting, though its F1 at 0.5 is lower.
+     */
     public static TrainConfig mlp() {
-        return new TrainConfig(12, 256, 1e-3f, 0.01f, 0.9f, 0.999f, 1e-8f, 3, 0.5, 100f, 1);
+        return new TrainConfig(8, 256, 1e-3f, 0.01f, 0.9f, 0.999f, 1e-8f, 2, 1.0, 100f, 1);
     }
 
     public TrainConfig withEpochs(int epochs) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import polar.engine.sparsity.MlpScore;
 import polar.engine.sparsity.MlpTable;
 import polar.tools.Progress;
 
@@ -34,7 +35,7 @@ class MlpCalibratorTest {
     }
 
     static MlpCalibrator.Config config(int tile) {
-        return new MlpCalibrator.Config(new int[] {1, 2, 4, 8, 16, 32, 64}, 8, 0.99, tile, 0.8, 3);
+        return new MlpCalibrator.Config(new int[] {1, 2, 4, 8, 16, 32, 64}, 8, 0.99, tile, 0.8, MlpScore.RELU_SUM, 3);
     }
 
     @Test
@@ -60,11 +61,27 @@ class MlpCalibratorTest {
         // k = 256 covers it; at B = 64 it is 1 of 115 (99.13%), so k = 114 (every scored neuron) is enough.
         BitRows withMiss = new BitRows(ROWS, FFN, active.bits().clone());
         for (int i = 0; i < ROWS; i++) withMiss.set(i, 255);
-        MlpCalibrator.Config cfg = new MlpCalibrator.Config(new int[] {1, 64}, 4, 0.99, 1, 0.8, 3);
+        MlpCalibrator.Config cfg = new MlpCalibrator.Config(new int[] {1, 64}, 4, 0.99, 1, 0.8, MlpScore.RELU_SUM, 3);
         int[] k = MlpCalibrator.calibrateLayer(logits, withMiss, cfg, new Random(2));
         assertArrayEquals(new int[] {256, 256}, k, "k is made non-decreasing in B: rounding B up must stay safe");
-        int[] alone = MlpCalibrator.calibrateLayer(logits, withMiss, new MlpCalibrator.Config(new int[] {64}, 4, 0.99, 1, 0.8, 3), new Random(2));
+        int[] alone = MlpCalibrator.calibrateLayer(logits, withMiss, new MlpCalibrator.Config(new int[] {64}, 4, 0.99, 1, 0.8, MlpScore.RELU_SUM, 3), new Random(2));
         assertArrayEquals(new int[] {114}, alone);
+    }
+
+    @Test
+    void softplusScoresStillOrderNeuronsTheRouterScoresBelowZero() {
+        // As above, but the router gives the missed neuron 255 a logit of -0.5 against -1 for the idle ones:
+        // ReLU sums cannot tell them apart, softplus sums rank it next, so all 52 active neurons fit in k = 52.
+        float[] closer = logits.clone();
+        BitRows withMiss = new BitRows(ROWS, FFN, active.bits().clone());
+        for (int i = 0; i < ROWS; i++) {
+            withMiss.set(i, 255);
+            closer[i * FFN + 255] = -0.5f;
+        }
+        int[] relu = MlpCalibrator.calibrateLayer(closer, withMiss, new MlpCalibrator.Config(new int[] {1}, 4, 0.99, 1, 0.8, MlpScore.RELU_SUM, 3), new Random(2));
+        int[] softplus = MlpCalibrator.calibrateLayer(closer, withMiss, new MlpCalibrator.Config(new int[] {1}, 4, 0.99, 1, 0.8, MlpScore.SOFTPLUS_SUM, 3), new Random(2));
+        assertArrayEquals(new int[] {256}, relu);
+        assertArrayEquals(new int[] {52}, softplus);
     }
 
     @Test
@@ -74,14 +91,14 @@ class MlpCalibratorTest {
         float[] scores = Synthetic.gaussian(rnd, rows * ffn);
         BitRows act = new BitRows(rows, ffn);
         for (int i = 0; i < rows; i++) for (int n = 0; n < ffn; n++) if (scores[i * ffn + n] + 0.5 * rnd.nextGaussian() > 1.2) act.set(i, n);
-        double[] curve = MlpCalibrator.recallCurve(scores, act, 4, 300, rnd);
+        double[] curve = MlpCalibrator.recallCurve(MlpCalibrator.scores(scores, MlpScore.SOFTPLUS_SUM), act, 4, 300, rnd);
         assertEquals(0, curve[0], 0);
         assertEquals(1, curve[ffn], 1e-12);
         for (int k = 1; k <= ffn; k++) assertTrue(curve[k] >= curve[k - 1]);
         assertTrue(curve[16] > 16.0 / ffn * 1.5, "a useful router covers more than its share: " + curve[16]);
 
         MlpTable table = MlpCalibrator.calibrate(new float[][] {scores, scores}, new BitRows[] {act, act},
-                new MlpCalibrator.Config(new int[] {1, 4, 16}, 50, 0.95, 8, 0.8, 5), Progress.silent("calibrate", 2));
+                new MlpCalibrator.Config(new int[] {1, 4, 16}, 50, 0.95, 8, 0.8, MlpScore.SOFTPLUS_SUM, 5), Progress.silent("calibrate", 2));
         for (int[] row : table.k()) {
             for (int i = 0; i < row.length; i++) {
                 assertEquals(0, row[i] % 8);

@@ -15,6 +15,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import polar.engine.sparsity.AttentionUnit;
+import polar.engine.sparsity.MlpScore;
 import polar.engine.sparsity.MlpTable;
 import polar.engine.sparsity.RouterTensor;
 import polar.engine.sparsity.RouterWeights;
@@ -127,7 +128,7 @@ class RouterFilesTest {
         assertTrue(wrongWidth.getMessage().contains("is [4, 16], the model needs [4, 32]"), wrongWidth.getMessage());
         int[][] k = new int[LAYERS][];
         for (int l = 0; l < LAYERS; l++) k[l] = new int[] {16};
-        SparsityPlan withMlp = plan.withMlp(new MlpTable(FFN, 16, 0.8, 0.99, new int[] {1}, k));
+        SparsityPlan withMlp = plan.withMlp(new MlpTable(FFN, 16, 0.8, MlpScore.RELU_SUM, 0.99, new int[] {1}, k));
         full.checkCovers(withMlp, HIDDEN, "ok");
         m[3] = null;
         IllegalArgumentException noMlp = assertThrows(IllegalArgumentException.class,

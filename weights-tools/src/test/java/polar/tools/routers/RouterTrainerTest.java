@@ -114,7 +114,7 @@ class RouterTrainerTest {
         float[] balanced = RouterTrainer.positiveWeights(labels, TrainConfig.attention());
         assertEquals(4f, balanced[0], 1e-6);
         assertEquals(1f, balanced[1], 1e-6);
-        float[] sqrt = RouterTrainer.positiveWeights(labels, TrainConfig.mlp());
+        float[] sqrt = RouterTrainer.positiveWeights(labels, TrainConfig.mlp().with(1, 1, 1e-3f, 0, 1, 0.5, 1));
         assertEquals(2f, sqrt[0], 1e-6);
     }
 }
