@@ -144,22 +144,24 @@ public final class RoutersCommand {
         RouterTraining.Options opt = new RouterTraining.Options(a.integer("--rank", defaults.rank()), attention, mlp,
                 a.number("--holdout", RouterTraining.DEFAULT_HOLDOUT), a.integer("--max-rows", 0),
                 !only.equals("mlp"), shape.reluMlp() && !only.equals("attention"), a.has("--quiet"));
+        Path routerFile = dir.resolve(RouterWeights.FILE_NAME), planFile = dir.resolve(SparsityPlan.FILE_NAME);
+        // Start from the plan already there (its densities; its MLP table while the MLP routers stay), else the defaults.
         SparsityPlan plan = SparsityPlan.defaults(shape.layers(), shape.attentionUnit(), shape.units());
+        if (Files.exists(planFile)) {
+            SparsityPlan old = SparsityPlan.load(planFile);
+            if (old.layers() == plan.layers() && old.units() == plan.units()) plan = old;
+        }
         if (a.has("--attn-density")) plan = plan.withAttentionDensity(a.number("--attn-density", 0));
+        if (opt.trainMlp()) plan = plan.withMlp(null); // new MLP routers need a new calibration
         int threads = threads(a);
         a.rejectUnknown();
 
-        Path routerFile = dir.resolve(RouterWeights.FILE_NAME), planFile = dir.resolve(SparsityPlan.FILE_NAME);
         RouterTraining.Result result;
         try (Workers w = new Workers(threads)) {
             result = RouterTraining.train(data, plan, opt, w);
         }
         RouterWeights routers = result.routers();
         if (!only.isEmpty() && Files.exists(routerFile)) routers = merge(RouterWeights.load(routerFile), routers, only.equals("attention"));
-        if (Files.exists(planFile) && !opt.trainMlp()) {
-            MlpTable kept = SparsityPlan.load(planFile).mlp();
-            if (kept != null && kept.layers() == plan.layers()) plan = plan.withMlp(kept);
-        }
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {

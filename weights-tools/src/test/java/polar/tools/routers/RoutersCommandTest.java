@@ -1,5 +1,6 @@
 package polar.tools.routers;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -85,6 +86,16 @@ class RoutersCommandTest {
             List<Object> batchRecall = (List<Object>) m.get("mlpBatchRecall");
             assertTrue(((Number) batchRecall.get(0)).doubleValue() >= 0.97, "batched recall at the calibrated k(1): " + batchRecall);
         }
+
+        // Retraining only the attention routers at another density keeps the MLP routers and their calibration.
+        Run retrain = polar("train", "--data", data.toString(), "--out", routers.toString(), "--quiet", "--only", "attention",
+                "--attn-density", "0.75", "--epochs", "2");
+        assertEquals(0, retrain.status(), retrain.err());
+        SparsityPlan after = SparsityPlan.load(routers.resolve(SparsityPlan.FILE_NAME));
+        assertEquals(3, after.attnK(1));
+        assertEquals(plan.mlp(), after.mlp());
+        RouterWeights retrained = RouterWeights.load(routers.resolve(RouterWeights.FILE_NAME));
+        assertArrayEquals(weights.mlp(2).up(), retrained.mlp(2).up());
 
         Run text2 = polar("eval", "--data", data.toString(), "--routers", routers.toString(), "--attn-density", "0.25");
         assertEquals(0, text2.status(), text2.err());
