@@ -49,6 +49,13 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data,
         float[] out = new float[(int) elements()];
         switch (dtype) {
             case Q8_0, Q4_K, Q6_K -> Quants.dequantize(dtype, data, out.length, out, 0);
+            case F32 -> MemorySegment.copy(data, F32_LE, 0, out, 0, out.length);
+            case F16, BF16 -> {
+                short[] bits = new short[out.length];
+                MemorySegment.copy(data, I16_LE, 0, bits, 0, bits.length);
+                for (int i = 0; i < out.length; i++)
+                    out[i] = dtype == DType.F16 ? Float.float16ToFloat(bits[i]) : Float.intBitsToFloat(bits[i] << 16);
+            }
             default -> { for (int i = 0; i < out.length; i++) out[i] = getFloat(i); }
         }
         return out;

@@ -76,7 +76,8 @@ final class GgufModel {
         String model = g.string(key);
         return switch (model) {
             case "llama" -> SentencePieceTokenizer.fromGguf(g);
-            default -> throw new FormatException(g.file() + ": metadata '" + key + "' is '" + model + "': unsupported tokenizer (llama is supported)");
+            case "gpt2" -> BpeTokenizer.fromGguf(g);
+            default -> throw new FormatException(g.file() + ": metadata '" + key + "' is '" + model + "': unsupported tokenizer (llama and gpt2 are supported)");
         };
     }
 

@@ -26,7 +26,7 @@ final class HuggingFaceModel {
         if (!Files.exists(tokenizerFile))
             throw new FormatException(folder + ": " + TOKENIZER + " is missing (Polar reads the tokenizer from it"
                     + (Files.exists(folder.resolve("tokenizer.model")) ? "; a SentencePiece tokenizer.model alone is not supported" : "") + ")");
-        Tokenizer tokenizer = ByteLevelBpeTokenizer.load(tokenizerFile);
+        Tokenizer tokenizer = BpeTokenizer.load(tokenizerFile);
         Safetensors st = Safetensors.open(folder, arena);
         ModelWeights weights = weights(config, new WeightSet(st.tensors(), folder.toString()));
         return new Model(config, weights, tokenizer, folder);
@@ -66,8 +66,11 @@ final class HuggingFaceModel {
                 float theta = (float) (c.has("rope_theta") ? c.number("rope_theta")
                         : ropeParameters != null ? ropeParameters.number("rope_theta", 10000) : 10000);
                 JsonFields scaling = c.has("rope_scaling") ? c.object("rope_scaling") : ropeParameters;
+                // Mistral's sliding window: within it, full attention is exact, so the context stops there.
+                int maxPositions = c.intAtLeast("max_position_embeddings", 1, 2048);
+                if (c.has("sliding_window")) maxPositions = Math.min(maxPositions, c.intAtLeast("sliding_window", 1));
                 yield new ModelConfig(arch, vocab, hidden, layers, heads, kvHeads, headDim,
-                        c.intAtLeast("intermediate_size", 1), c.intAtLeast("max_position_embeddings", 1, 2048),
+                        c.intAtLeast("intermediate_size", 1), maxPositions,
                         (float) c.number("rms_norm_eps", 1e-6), theta, ropeScaling(scaling), headDim, 0,
                         c.bool("tie_word_embeddings", false), bos, eosIds);
             }

@@ -195,33 +195,9 @@ public final class SentencePieceTokenizer extends ByteTokenizer {
         }
     }
 
-    /** The text of {@code ids}; as SentencePiece does, the space the prefix put before the first word is removed. */
     @Override
-    public String decode(int[] ids) {
-        String s = super.decode(ids);
-        return addSpacePrefix && s.startsWith(" ") ? s.substring(1) : s;
-    }
+    boolean removesPrefixSpace() { return addSpacePrefix; }
 
-    /** Streams text; the prefix space of the first word after a BOS token is removed (as llama2.c does). */
     @Override
-    public StreamDecoder streamDecoder() {
-        StreamDecoder bytes = super.streamDecoder();
-        return new StreamDecoder() {
-            boolean afterBos;
-
-            @Override
-            public String next(int token) {
-                String s = bytes.next(token);
-                if (token == bos) afterBos = true;
-                else if (afterBos && !s.isEmpty()) {
-                    afterBos = false;
-                    if (addSpacePrefix && s.startsWith(" ")) s = s.substring(1);
-                }
-                return s;
-            }
-
-            @Override
-            public String flush() { return bytes.flush(); }
-        };
-    }
+    boolean isBos(int id) { return id == bos; }
 }

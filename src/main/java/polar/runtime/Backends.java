@@ -4,7 +4,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntFunction;
+import polar.runtime.cuda.CudaBackend;
 import polar.runtime.jvm.JvmBackend;
+import polar.runtime.opencl.OpenClBackend;
 import polar.tornado.runtime.Backend;
 
 /**
@@ -29,6 +31,8 @@ public final class Backends {
 
     /** In {@code auto}'s order of preference: cuda, opencl, jvm (the GPU backends are added where they are merged). */
     private static final List<Provider> PROVIDERS = List.of(
+            new Provider("cuda", CudaBackend::isAvailable, () -> true, CudaBackend::new),
+            new Provider(OpenClBackend.NAME, OpenClBackend::available, OpenClBackend::gpuAvailable, OpenClBackend::new),
             new Provider(JvmBackend.NAME, () -> true, () -> true, device -> {
                 if (device != 0) throw new IllegalArgumentException("the " + JvmBackend.NAME + " backend has one device (0), not " + device);
                 return new JvmBackend();

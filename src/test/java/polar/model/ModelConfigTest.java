@@ -79,8 +79,10 @@ class ModelConfigTest {
     void architecturesListAndExplicitHeadDim() throws IOException {
         ModelConfig c = config("""
                 "architectures": ["MistralForCausalLM"], "vocab_size": 32000, "hidden_size": 4096, "num_hidden_layers": 32,
-                "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 96, "intermediate_size": 14336""");
+                "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 96, "intermediate_size": 14336,
+                "max_position_embeddings": 32768, "sliding_window": 4096""");
         assertEquals(Architecture.LLAMA, c.architecture());
+        assertEquals(4096, c.maxPositions(), "the context stops at the sliding window, where full attention is still exact");
         assertEquals(96, c.headDim());
         assertEquals(32 * 96, c.qDim());
         assertEquals(8 * 96, c.kvDim());

@@ -13,6 +13,7 @@ final class GroupBarrier {
     private final Thread[] threads;
     private final int from, count;
     private final AtomicInteger arrived = new AtomicInteger();
+    private final AtomicInteger departed = new AtomicInteger();
     private volatile int generation;
     private volatile boolean broken;
 
@@ -26,7 +27,9 @@ final class GroupBarrier {
     void await() {
         if (broken) throw new BrokenGroupException();
         int gen = generation;
-        if (arrived.incrementAndGet() == count) {
+        int arrivals = arrived.incrementAndGet();
+        if (departed.get() > 0) throw new IllegalStateException(DIVERGED);
+        if (arrivals == count) {
             arrived.set(0); // before the generation advances, so released threads count afresh
             generation = gen + 1;
             for (int i = from; i < from + count; i++) {
@@ -39,6 +42,18 @@ final class GroupBarrier {
             LockSupport.park(this);
         }
     }
+
+    /**
+     * Called when a thread's work-item returns. True if other threads wait at this barrier, which
+     * the returning one will never reach: the kernel diverged (on a GPU, undefined behaviour).
+     */
+    boolean depart() {
+        departed.incrementAndGet();
+        return arrived.get() > 0; // with the check in await, one side always sees the other
+    }
+
+    static final String DIVERGED = "a work-item returned without reaching a barrier (or warp operation) that others of its group wait at;"
+            + " every work-item must reach every barrier";
 
     /** Releases every waiting thread with {@link BrokenGroupException}, now and at every later arrival. */
     void breakBarrier() {

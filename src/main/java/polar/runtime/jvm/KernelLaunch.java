@@ -29,6 +29,11 @@ final class KernelLaunch implements Runnable {
     private final int lx, ly, lz, gx, gy, items;
 
     KernelLaunch(KernelRef kernel, Grid grid, Object[] arguments) {
+        this(kernel, grid, arguments, kernel.usesContext() ? analyze(kernel) : null);
+    }
+
+    /** A launch whose KernelContext kernel is known to be as {@code info} says (null: unknown). */
+    KernelLaunch(KernelRef kernel, Grid grid, Object[] arguments, KernelInfo info) {
         this.kernel = kernel;
         this.grid = grid;
         try {
@@ -38,7 +43,6 @@ final class KernelLaunch implements Runnable {
         } catch (IllegalAccessException | ClassCastException e) {
             throw new IllegalArgumentException("kernel " + kernel + ": cannot bind arguments " + Arrays.toString(arguments), e);
         }
-        KernelInfo info = kernel.usesContext() ? analyze(kernel) : null;
         this.cooperative = info == null || info.usesBarriers() || info.usesWarpOps();
         this.reuseContext = info != null && info.localMemoryBytes() == 0;
         this.lx = grid.local(0);
@@ -106,6 +110,7 @@ final class KernelLaunch implements Runnable {
             threads[i] = Thread.ofVirtual().unstarted(() -> {
                 try {
                     bound.invokeExact(ctx);
+                    group.finished(item);
                 } catch (GroupBarrier.BrokenGroupException e) {
                     // another work-item failed first and broke the barrier; that failure is reported
                 } catch (Throwable t) {
@@ -154,6 +159,9 @@ final class KernelLaunch implements Runnable {
                 + (item >= 0 ? " at work-item [" + item % lx + "," + (item / lx) % ly + "," + item / (lx * ly) + "]" : "");
         return new KernelFailedException(kernel + " failed" + where + ": " + t, t);
     }
+
+    /** Whether work-items run as cooperating threads (else one after another). */
+    boolean cooperative() { return cooperative; }
 
     @Override
     public String toString() { return kernel + " " + grid; }

@@ -99,6 +99,13 @@ final class WorkGroup implements KernelContext.Group {
         return slots[bank + src];
     }
 
+    /** Work-item {@code item} returned: fails the group if others wait at a barrier or warp operation it skipped. */
+    void finished(int item) {
+        if (barrier != null && (barrier.depart() | warpBarriers[item / WARP].depart())) {
+            fail(item, new IllegalStateException(GroupBarrier.DIVERGED));
+        }
+    }
+
     /** Records the first failure and releases every work-item waiting at a barrier. */
     void fail(int item, Throwable error) {
         if (!failure.compareAndSet(null, new Failure(item, error))) return;

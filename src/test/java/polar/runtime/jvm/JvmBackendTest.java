@@ -1,6 +1,7 @@
 package polar.runtime.jvm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,9 +10,12 @@ import java.time.Duration;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import polar.runtime.Accuracy;
+import polar.runtime.KernelSuiteTest;
 import polar.tornado.graph.Arg;
 import polar.tornado.graph.Buffer;
+import polar.tornado.compiler.KernelInfo;
 import polar.tornado.graph.Grid;
+import polar.tornado.graph.KernelRef;
 import polar.tornado.graph.TaskGraph;
 import polar.tornado.runtime.Executable;
 import polar.tornado.types.ElementType;
@@ -41,6 +45,16 @@ class JvmBackendTest {
         Executable run = backend.compile(g);
         var e = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThrows(KernelFailedException.class, run::run));
         assertTrue(e.getMessage().contains("failBeforeShuffle failed in work-group [1,0,0] at work-item [6,0,0]"), e.getMessage());
+    }
+
+    @Test
+    void aBarrierSkippedByAnEarlyReturnFailsInsteadOfHanging() {
+        Buffer<FloatArray> out = backend.allocate(ElementType.F32, 64, "out");
+        TaskGraph g = new TaskGraph("diverge");
+        g.kernel(JvmTestKernels::returnBeforeBarrier, Grid.groups(2, 32), out, Arg.i32(20));
+        Executable run = backend.compile(g);
+        var e = assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThrows(KernelFailedException.class, run::run));
+        assertTrue(e.getMessage().contains("returnBeforeBarrier failed") && e.getMessage().contains("every work-item must reach every barrier"), e.getMessage());
     }
 
     @Test
@@ -81,6 +95,32 @@ class JvmBackendTest {
                 assertEquals(x % 32, r.get(3 * i + 2), "linear local id of " + x + "," + y);
             }
         }
+    }
+
+    /** What the compiler reports of a kernel without barriers or warp operations, with and without local memory. */
+    private static final KernelInfo NO_BARRIERS = new KernelInfo(0, false, false, 0);
+    private static final KernelInfo NO_BARRIERS_LOCAL = new KernelInfo(0, false, false, 256);
+
+    @Test
+    void aBarrierFreeKernelRunsItsWorkItemsOneAfterAnother() {
+        int nx = 96, ny = 3;
+        FloatArray ids = new FloatArray(3 * nx * ny);
+        var launch = new KernelLaunch(KernelRef.of(JvmTestKernels.class, "ids"), new Grid(new int[] {nx, ny}, new int[] {32, 1}), new Object[] {ids}, NO_BARRIERS);
+        assertFalse(launch.cooperative());
+        launch.run();
+        for (int i = 0; i < nx * ny; i++) assertEquals(i % nx, ids.get(3 * i), "x of work-item " + i);
+
+        FloatArray doubled = new FloatArray(3 * 64);
+        launch = new KernelLaunch(KernelRef.of(JvmTestKernels.class, "doubleIndexThroughLocalMemory"), Grid.groups(3, 64), new Object[] {doubled}, NO_BARRIERS_LOCAL);
+        launch.run();
+        for (int i = 0; i < doubled.getSize(); i++) assertEquals(2 * i, doubled.get(i), "work-item " + i);
+    }
+
+    @Test
+    void aBarrierInAKernelAnalysedAsBarrierFreeIsAnError() {
+        var launch = new KernelLaunch(KernelRef.of(JvmTestKernels.class, "returnBeforeBarrier"), Grid.groups(1, 32), new Object[] {new FloatArray(32), 32}, NO_BARRIERS);
+        var e = assertThrows(KernelFailedException.class, launch::run);
+        assertTrue(e.getMessage().contains("reached a barrier although it was analysed as barrier-free"), e.getMessage());
     }
 
     @Test
@@ -127,14 +167,7 @@ class JvmBackendTest {
             TaskGraph g = new TaskGraph("linear");
             g.gemm(backend.upload(x, "x"), 0, weights, 0, y, 0, m, n, k, 1f, 0f);
             backend.compile(g).run();
-            double[] ref = new double[m * n];
-            for (int i = 0; i < m; i++) {
-                for (int j = 0; j < n; j++) {
-                    double s = 0;
-                    for (int p = 0; p < k; p++) s += (double) x.get(i * k + p) * w.get(j * k + p);
-                    ref[i * n + j] = s;
-                }
-            }
+            double[] ref = KernelSuiteTest.matmulReference(x, 0, k, w, 0, k, m, n, k);
             Accuracy.assertClose(ref, Accuracy.values(backend.read(y)), Accuracy.F32, "gemm m=" + m + " seed=" + seed);
         }
     }

@@ -39,4 +39,18 @@ final class JvmTestKernels {
         out.set(3 * i + 1, ctx.groupIdy * ctx.localGroupSizeY + ctx.localIdy);
         out.set(3 * i + 2, ctx.warpId() * KernelContext.WARP_SIZE + ctx.laneId());
     }
+
+    /** Work-items past {@code limit} return early, skipping the barrier the others wait at. */
+    static void returnBeforeBarrier(KernelContext ctx, FloatArray out, int limit) {
+        if (ctx.localIdx >= limit) return;
+        ctx.localBarrier();
+        out.set(ctx.globalIdx, 1f);
+    }
+
+    /** Barrier-free, with local memory private to each work-item's slot: {@code out[i] = 2 * i}. */
+    static void doubleIndexThroughLocalMemory(KernelContext ctx, FloatArray out) {
+        float[] slots = ctx.allocateFloatLocalArray(64);
+        slots[ctx.localIdx] = 2 * ctx.globalIdx;
+        out.set(ctx.globalIdx, slots[ctx.localIdx]);
+    }
 }

@@ -25,7 +25,7 @@ public final class Activations {
     public static void swiglu(FloatArray gateUp, FloatArray out, int rows, int ffn) {
         for (@Parallel int r = 0; r < rows; r++) {
             for (@Parallel int i = 0; i < ffn; i++) {
-                out.set(r * ffn + i, swiglu(gateUp.get(r * 2 * ffn + i), gateUp.get(r * 2 * ffn + ffn + i)));
+                out.set(r * ffn + i, siluTimes(gateUp.get(r * 2 * ffn + i), gateUp.get(r * 2 * ffn + ffn + i)));
             }
         }
     }
@@ -33,7 +33,7 @@ public final class Activations {
     public static void swigluHalf(FloatArray gateUp, HalfArray out, int rows, int ffn) {
         for (@Parallel int r = 0; r < rows; r++) {
             for (@Parallel int i = 0; i < ffn; i++) {
-                out.set(r * ffn + i, swiglu(gateUp.get(r * 2 * ffn + i), gateUp.get(r * 2 * ffn + ffn + i)));
+                out.set(r * ffn + i, siluTimes(gateUp.get(r * 2 * ffn + i), gateUp.get(r * 2 * ffn + ffn + i)));
             }
         }
     }
@@ -56,7 +56,7 @@ public final class Activations {
     }
 
     /** {@code silu(gate) * up} with {@code silu(x) = x / (1 + e^-x)}, as PyTorch computes it in float32. */
-    static float swiglu(float gate, float up) {
+    static float siluTimes(float gate, float up) {
         return gate / (1f + (float) Math.exp(-gate)) * up;
     }
 }

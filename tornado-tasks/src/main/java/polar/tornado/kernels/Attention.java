@@ -16,9 +16,12 @@ import polar.tornado.types.IntArray;
  * (one per sequence) are the same launch.
  *
  * <p>{@link #paged} runs one work-group per (KV head, query token, partition): the group's query
- * heads (GQA) share each K/V row it loads. Positions are processed in tiles of {@link #TILE}
- * with an online softmax. With several partitions (split-K, flash-decoding) each writes a partial
- * output with its max and sum and {@link #combine} merges them.
+ * heads (GQA) share each K/V row it loads. Positions are processed in tiles of {@link #TILE}, one
+ * position per work-item for the scores (its K row read with 16-byte loads, dotted with every
+ * query head of the group), then an online softmax (a warp per head), then each work-item
+ * accumulates its share of the group's output values over the tile's V rows (coalesced). Three
+ * barriers per tile and no per-position reductions. With several partitions (split-K,
+ * flash-decoding) each writes a partial output with its max and sum and {@link #combine} merges them.
  */
 public final class Attention {
     private Attention() {}
@@ -26,15 +29,17 @@ public final class Attention {
     public static final int THREADS = 128;
     static final int WARP = KernelContext.WARP_SIZE;
     static final int WARPS = THREADS / WARP;
-    /** Positions per tile: two per lane in the softmax step. */
-    public static final int TILE = 2 * WARP;
+    /** Positions per tile: one per work-item when scoring. */
+    public static final int TILE = THREADS;
+    static final int TILE_PER_LANE = TILE / WARP;
     /** Largest number of query heads per KV head. */
     public static final int MAX_GROUP = 8;
     public static final int MAX_HEAD_DIM = 256;
     /** Largest {@code group * headDim}: the query vectors one work-group holds. */
     public static final int MAX_GROUP_WIDTH = 1024;
+    /** Head sizes must be a multiple of this (16-byte loads of float32 and float16 rows). */
+    public static final int HEAD_DIM_MULTIPLE = 8;
     static final int PER_THREAD = MAX_GROUP_WIDTH / THREADS;
-    static final int KEY_REGS = MAX_HEAD_DIM / WARP;
     /** Score of a position outside the causal range (finite, so {@code exp} of differences stays 0, not NaN). */
     static final float MASKED = -1e30f;
     // Offsets in the per-head statistics array.
@@ -74,11 +79,14 @@ public final class Attention {
         float[] q = ctx.allocateFloatLocalArray(MAX_GROUP_WIDTH);
         float[] p = ctx.allocateFloatLocalArray(MAX_GROUP * TILE);
         float[] stats = ctx.allocateFloatLocalArray(3 * MAX_GROUP);
+        int[] rows = ctx.allocateIntLocalArray(TILE);
         float[] acc = new float[PER_THREAD];
-        float[] key = new float[KEY_REGS];
+        float[] score = new float[MAX_GROUP];
+        float[] k = new float[4];
         int kvHead = ctx.groupIdx;
         int t = ctx.groupIdy;
         int part = ctx.groupIdz;
+        int j = ctx.localIdx;
         int width = group * headDim;
         int kvDim = kvHeads * headDim;
         int position = positions.get(t);
@@ -88,26 +96,26 @@ public final class Attention {
         loadQueries(ctx, q, stats, acc, qkv, t * qStride + kvHead * width, width, scale, group);
         for (int tile = start; tile < end; tile += TILE) {
             int n = Math.min(TILE, end - tile);
-            for (int j = ctx.warpId(); j < TILE; j += WARPS) {
-                int row = j < n ? rowIndex(blockTable, table, tile + j, kvHead, kvDim, headDim, blockSize) : -1;
-                for (int r = 0; r < KEY_REGS; r++) {
-                    int d = ctx.laneId() + r * WARP;
-                    key[r] = row >= 0 && d < headDim ? kCache.get(row + d) : 0f;
+            for (int h = 0; h < group; h++) score[h] = 0f;
+            if (j < n) {
+                int row = rowIndex(blockTable, table, tile + j, kvHead, kvDim, headDim, blockSize);
+                rows[j] = row;
+                for (int d = 0; d < headDim; d += 4) {
+                    kCache.load4(row + d, k);
+                    dot4(q, k, score, d, headDim, group);
                 }
-                scoreRow(ctx, q, key, p, j, row >= 0, headDim, group);
             }
+            storeScores(p, score, j, j < n, group);
             ctx.localBarrier();
             softmaxTile(ctx, p, stats, n, group);
             ctx.localBarrier();
             for (int r = 0; r < PER_THREAD; r++) {
-                int i = ctx.localIdx + r * THREADS;
+                int i = j + r * THREADS;
                 if (i < width) {
                     int h = i / headDim;
                     int d = i % headDim;
                     float a = acc[r] * stats[RESCALE + h];
-                    for (int j = 0; j < n; j++) {
-                        a += p[h * TILE + j] * vCache.get(rowIndex(blockTable, table, tile + j, kvHead, kvDim, headDim, blockSize) + d);
-                    }
+                    for (int c = 0; c < n; c++) a += p[h * TILE + c] * vCache.get(rows[c] + d);
                     acc[r] = a;
                 }
             }
@@ -115,7 +123,7 @@ public final class Attention {
         }
         int heads = kvHeads * group;
         for (int r = 0; r < PER_THREAD; r++) {
-            int i = ctx.localIdx + r * THREADS;
+            int i = j + r * THREADS;
             if (i < width) {
                 float o = normalised(acc[r], stats[SUM + i / headDim]);
                 if (partitions == 1) out.set(t * heads * headDim + kvHead * width + i, o);
@@ -163,37 +171,44 @@ public final class Attention {
         ctx.localBarrier();
     }
 
-    /** One warp: scores of tile row {@code j} (whose key this lane holds a slice of) for every query head of the group. */
-    static void scoreRow(KernelContext ctx, float[] q, float[] key, float[] p, int j, boolean valid, int headDim, int group) {
+    /** {@code score[h] += q_h[d..d+3] . k[0..3]} for every query head of the group. */
+    static void dot4(float[] q, float[] k, float[] score, int d, int headDim, int group) {
         for (int h = 0; h < group; h++) {
-            float dot = 0f;
-            for (int r = 0; r < KEY_REGS; r++) {
-                int d = ctx.laneId() + r * WARP;
-                if (d < headDim) dot += q[h * headDim + d] * key[r];
-            }
-            dot = ctx.warpReduceSum(dot);
-            if (ctx.laneId() == 0) p[h * TILE + j] = valid ? dot : MASKED;
+            int o = h * headDim + d;
+            score[h] += q[o] * k[0] + q[o + 1] * k[1] + q[o + 2] * k[2] + q[o + 3] * k[3];
         }
+    }
+
+    static void storeScores(float[] p, float[] score, int j, boolean valid, int group) {
+        for (int h = 0; h < group; h++) p[h * TILE + j] = valid ? score[h] : MASKED;
     }
 
     /**
      * Online softmax over one tile, one warp per head: turns the tile's scores into
      * {@code exp(score - newMax)}, and rescales the running sum (and, through {@code stats[RESCALE]},
-     * the accumulators) to the new max.
+     * the accumulators) to the new max. Every warp runs every round (warp operations are group-wide
+     * on OpenCL); a warp without a head in a round computes on masked scores and stores nothing.
      */
     static void softmaxTile(KernelContext ctx, float[] p, float[] stats, int n, int group) {
-        for (int h = ctx.warpId(); h < group; h += WARPS) {
-            int lane = ctx.laneId();
-            float s0 = lane < n ? p[h * TILE + lane] : MASKED;
-            float s1 = lane + WARP < n ? p[h * TILE + lane + WARP] : MASKED;
-            float old = stats[MAX + h];
-            float max = Math.max(old, ctx.warpReduceMax(Math.max(s0, s1)));
-            float e0 = (float) Math.exp(s0 - max);
-            float e1 = (float) Math.exp(s1 - max);
-            p[h * TILE + lane] = e0;
-            p[h * TILE + lane + WARP] = e1;
-            float sum = ctx.warpReduceSum(e0 + e1);
-            if (lane == 0) {
+        int lane = ctx.laneId();
+        for (int first = 0; first < group; first += WARPS) {
+            int h = first + ctx.warpId();
+            boolean mine = h < group;
+            float tileMax = MASKED;
+            for (int c = 0; c < TILE_PER_LANE; c++) if (mine) tileMax = Math.max(tileMax, p[h * TILE + lane + c * WARP]);
+            float old = mine ? stats[MAX + h] : MASKED;
+            float max = Math.max(old, ctx.warpReduceMax(tileMax));
+            float sum = 0f;
+            for (int c = 0; c < TILE_PER_LANE; c++) {
+                if (mine) {
+                    int i = h * TILE + lane + c * WARP;
+                    float e = (float) Math.exp(p[i] - max);
+                    p[i] = e;
+                    sum += e;
+                }
+            }
+            sum = ctx.warpReduceSum(sum);
+            if (mine && lane == 0) {
                 float rescale = (float) Math.exp(old - max);
                 stats[RESCALE + h] = rescale;
                 stats[SUM + h] = stats[SUM + h] * rescale + sum;

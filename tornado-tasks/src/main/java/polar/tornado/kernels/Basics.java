@@ -17,13 +17,13 @@ public final class Basics {
     /** Work-items per group of the row kernels (launch with {@code Grid.groups(rows, GROUP_SIZE)}). */
     public static final int GROUP_SIZE = 256;
     /** Warps per group of the row kernels. */
-    public static final int WARPS = 8; // GROUP_SIZE / KernelContext.WARP_SIZE
+    public static final int WARPS = GROUP_SIZE / KernelContext.WARP_SIZE;
     /** Side of the square tiles of {@link #matmulTiled}. */
     public static final int TILE = 16;
     /** Row length of a tile in local memory, padded by one so a column read hits 16 different banks. */
     public static final int TILE_STRIDE = 17;
-    /** Floats of one padded tile in local memory: TILE * TILE_STRIDE. */
-    public static final int TILE_FLOATS = 272;
+    /** Floats of one padded tile in local memory. */
+    public static final int TILE_FLOATS = TILE * TILE_STRIDE;
 
     /** {@code out[i] = alpha * in[i]} in float16 storage, one element per work-item ({@code Grid.of(n)}). */
     public static void scaleHalf(HalfArray in, HalfArray out, float alpha, int n) {
@@ -103,15 +103,15 @@ public final class Basics {
             warpSums[ctx.warpId()] = sum;
         }
         ctx.localBarrier();
-        if (ctx.warpId() == 0) {
-            float v = 0f;
-            if (ctx.laneId() < WARPS) {
-                v = warpSums[ctx.laneId()];
-            }
-            v = ctx.warpReduceSum(v);
-            if (ctx.laneId() == 0) {
-                out.set(ctx.groupIdx, v);
-            }
+        // every warp reduces the warps' sums (OpenCL emulates warp operations with group barriers,
+        // so all work-items must reach them); work-item 0 writes
+        float total = 0f;
+        if (ctx.laneId() < WARPS) {
+            total = warpSums[ctx.laneId()];
+        }
+        total = ctx.warpReduceSum(total);
+        if (t == 0) {
+            out.set(ctx.groupIdx, total);
         }
     }
 
@@ -121,7 +121,7 @@ public final class Basics {
         int t = ctx.localIdx;
         int base = ctx.groupIdx * cols;
 
-        float max = -Float.MAX_VALUE;
+        float max = Float.NEGATIVE_INFINITY;
         for (int c = t; c < cols; c += GROUP_SIZE) {
             max = Math.max(max, x.get(base + c));
         }

@@ -13,7 +13,7 @@ import polar.tornado.types.HalfArray;
 public final class Norms {
     private Norms() {}
 
-    public static final int THREADS = 256;
+    public static final int THREADS = 128;
     static final int WARPS = THREADS / KernelContext.WARP_SIZE;
 
     /** Llama RMSNorm: {@code out = x / sqrt(mean(x^2) + eps) * weight}. */

@@ -35,20 +35,18 @@ public class LayerGraphBuilder {
     protected final ModelBuffers weights;
     protected final KvBuffers kv;
     protected final StepBuffers step;
-    /** Positions per split-K partition. */
+    /** Positions per split-K partition (best a multiple of {@link Attention#TILE}). */
     protected final int partitionSize;
 
     public LayerGraphBuilder(TransformerShape shape, Precision precision, ModelBuffers weights, KvBuffers kv, StepBuffers step,
                              int partitionSize) {
         if (shape.group() > Attention.MAX_GROUP || shape.headDim() > Attention.MAX_HEAD_DIM
-                || shape.group() * shape.headDim() > Attention.MAX_GROUP_WIDTH) {
+                || shape.group() * shape.headDim() > Attention.MAX_GROUP_WIDTH || shape.headDim() % Attention.HEAD_DIM_MULTIPLE != 0) {
             throw new IllegalArgumentException("attention supports up to " + Attention.MAX_GROUP + " query heads per KV head, head size "
-                    + Attention.MAX_HEAD_DIM + " and " + Attention.MAX_GROUP_WIDTH + " query values per KV head; model has "
-                    + shape.group() + " x " + shape.headDim());
+                    + Attention.MAX_HEAD_DIM + " (a multiple of " + Attention.HEAD_DIM_MULTIPLE + ") and " + Attention.MAX_GROUP_WIDTH
+                    + " query values per KV head; model has " + shape.group() + " x " + shape.headDim());
         }
-        if (partitionSize < Attention.TILE || partitionSize % Attention.TILE != 0) {
-            throw new IllegalArgumentException("partition size " + partitionSize + " must be a multiple of " + Attention.TILE);
-        }
+        if (partitionSize < 1) throw new IllegalArgumentException("partition size " + partitionSize);
         if (weights.layers().size() != shape.layers() || kv.keys().size() != shape.layers()) {
             throw new IllegalArgumentException("shape has " + shape.layers() + " layers, weights " + weights.layers().size() + ", cache " + kv.keys().size());
         }

@@ -1,0 +1,153 @@
+package polar.tornado.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static polar.runtime.Accuracy.assertClose;
+import static polar.runtime.Accuracy.values;
+import static polar.tornado.graph.Arg.constant;
+import static polar.tornado.graph.Arg.f32;
+import static polar.tornado.graph.Arg.i32;
+import static polar.tornado.kernels.KernelTesting.poisoned;
+import static polar.tornado.kernels.KernelTesting.run;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import polar.runtime.Accuracy;
+import polar.runtime.Backends;
+import polar.tornado.graph.Buffer;
+import polar.tornado.graph.Grid;
+import polar.tornado.graph.TaskGraph;
+import polar.tornado.runtime.Backend;
+import polar.tornado.types.ElementType;
+import polar.tornado.types.FloatArray;
+import polar.tornado.types.IntArray;
+
+/**
+ * KV writes into a paged cache (blocks handed out in shuffled order, the cache poisoned with NaN
+ * first) and causal attention over it against float64: sequences of different lengths in one
+ * launch, several query tokens per sequence (prefill) or one (decode), GQA and MHA, contexts of
+ * several tiles, split-K on and off. Blocks no sequence owns must stay untouched.
+ */
+class AttentionTest {
+    static final int BLOCK = 16;
+
+    static List<String> backends() { return KernelTesting.backends(); }
+
+    /** One launch: {@code queries} last positions of each sequence attend; {@code partitions} of {@code partitionSize} positions. */
+    record Case(int heads, int kvHeads, int headDim, int[] lengths, int queries, int partitions, int partitionSize) {
+        @Override
+        public String toString() {
+            return "heads=" + heads + "/" + kvHeads + " headDim=" + headDim + " lengths=" + Arrays.toString(lengths)
+                    + " queries/seq=" + queries + " partitions=" + partitions + "x" + partitionSize;
+        }
+    }
+
+    static final List<Case> CASES = List.of(
+            new Case(8, 2, 32, new int[] {1, 37, 300}, 4, 1, 1024),      // GQA prefill, several tiles, no split
+            new Case(8, 2, 32, new int[] {1, 37, 300}, 1, 4, 80),        // GQA decode, split-K
+            new Case(4, 4, 8, new int[] {5, 130}, 130, 1, 1024),         // MHA, tiny heads, every position queried
+            new Case(8, 1, 64, new int[] {200, 17}, 1, 3, 96));          // one KV head for 8 query heads, split-K
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void pagedAttentionMatchesFloat64(String name) {
+        long seed = Accuracy.seed();
+        try (Backend backend = Backends.open(name)) {
+            for (Case c : CASES) check(backend, c, new Random(seed), name + " " + c + " seed=" + seed);
+        }
+    }
+
+    private static void check(Backend backend, Case c, Random random, String what) {
+        int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim, stride = qDim + 2 * kvDim, group = c.heads / c.kvHeads;
+        int sequences = c.lengths.length;
+        int maxBlocks = Arrays.stream(c.lengths).map(l -> (l + BLOCK - 1) / BLOCK).max().orElseThrow();
+        int used = Arrays.stream(c.lengths).map(l -> (l + BLOCK - 1) / BLOCK).sum();
+        int blocks = used + 3; // three blocks nobody owns
+        List<Integer> order = new ArrayList<>();
+        for (int b = 0; b < blocks; b++) order.add(b);
+        Collections.shuffle(order, random);
+        int[] table = new int[sequences * maxBlocks];
+        int next = 0;
+        for (int s = 0; s < sequences; s++) for (int i = 0; i < (c.lengths[s] + BLOCK - 1) / BLOCK; i++) table[s * maxBlocks + i] = order.get(next++);
+
+        // Every position's K and V, written through the kernel from fused QKV rows.
+        int total = Arrays.stream(c.lengths).sum();
+        FloatArray history = Accuracy.randomFloats(random, total * stride);
+        int[] histSeq = new int[total], histPos = new int[total], first = new int[sequences];
+        for (int s = 0, t = 0; s < sequences; s++) {
+            first[s] = t;
+            for (int p = 0; p < c.lengths[s]; p++, t++) {
+                histSeq[t] = s;
+                histPos[t] = p;
+            }
+        }
+        // The query tokens: the last positions of each sequence.
+        List<int[]> queries = new ArrayList<>();
+        for (int s = 0; s < sequences; s++) {
+            for (int p = Math.max(0, c.lengths[s] - c.queries); p < c.lengths[s]; p++) queries.add(new int[] {s, p});
+        }
+        int tokens = queries.size();
+        FloatArray q = Accuracy.randomFloats(random, tokens * stride);
+        int[] qSeq = queries.stream().mapToInt(x -> x[0]).toArray(), qPos = queries.stream().mapToInt(x -> x[1]).toArray();
+
+        double[] ref = new double[tokens * qDim];
+        double scale = 1 / Math.sqrt(c.headDim);
+        for (int t = 0; t < tokens; t++) {
+            for (int h = 0; h < c.heads; h++) {
+                int kvh = h / group, n = qPos[t] + 1;
+                double[] w = new double[n];
+                double max = Double.NEGATIVE_INFINITY, sum = 0;
+                for (int j = 0; j < n; j++) {
+                    int row = (first[qSeq[t]] + j) * stride;
+                    for (int d = 0; d < c.headDim; d++) w[j] += (double) q.get(t * stride + h * c.headDim + d) * history.get(row + qDim + kvh * c.headDim + d);
+                    w[j] *= scale;
+                    max = Math.max(max, w[j]);
+                }
+                for (int j = 0; j < n; j++) sum += w[j] = Math.exp(w[j] - max);
+                for (int j = 0; j < n; j++) {
+                    int row = (first[qSeq[t]] + j) * stride;
+                    for (int d = 0; d < c.headDim; d++) {
+                        ref[t * qDim + h * c.headDim + d] += w[j] / sum * history.get(row + qDim + kvDim + kvh * c.headDim + d);
+                    }
+                }
+            }
+        }
+
+        int cacheSize = blocks * BLOCK * kvDim;
+        Buffer<FloatArray> k = poisoned(backend, ElementType.F32, cacheSize, "k");
+        Buffer<FloatArray> v = poisoned(backend, ElementType.F32, cacheSize, "v");
+        Buffer<IntArray> blockTable = backend.upload(IntArray.of(table), "blockTable");
+        Buffer<FloatArray> out = poisoned(backend, ElementType.F32, tokens * qDim, "out");
+        Buffer<FloatArray> attnOut = c.partitions > 1 ? poisoned(backend, ElementType.F32, tokens * qDim, "attn") : out;
+        Buffer<FloatArray> partOut = poisoned(backend, ElementType.F32, tokens * c.partitions * qDim, "partOut");
+        Buffer<FloatArray> partStats = poisoned(backend, ElementType.F32, tokens * c.partitions * c.heads * 2, "partStats");
+        Buffer<IntArray> queryPositions = backend.upload(IntArray.of(qPos), "positions");
+        TaskGraph g = new TaskGraph("attention");
+        g.parallel(Attention::writeKv, Grid.of(total, kvDim), backend.upload(history, "history"), k, v, blockTable,
+                backend.upload(IntArray.of(histSeq), "histSeq"), backend.upload(IntArray.of(histPos), "histPos"),
+                i32(total), i32(stride), i32(qDim), i32(kvDim), i32(maxBlocks), constant(c.headDim), constant(BLOCK));
+        g.kernel(Attention::paged, Grid.groups(c.kvHeads, tokens, c.partitions, Attention.THREADS), backend.upload(q, "q"), k, v, blockTable,
+                backend.upload(IntArray.of(qSeq), "qSeq"), queryPositions, attnOut, partOut, partStats,
+                i32(stride), i32(maxBlocks), i32(c.partitionSize), i32(c.partitions), f32((float) scale),
+                constant(c.headDim), constant(group), constant(c.kvHeads), constant(BLOCK));
+        if (c.partitions > 1) {
+            g.parallel(Attention::combine, Grid.of(tokens, qDim), partOut, partStats, queryPositions, out,
+                    i32(tokens), i32(c.heads), constant(c.headDim), i32(c.partitions), i32(c.partitionSize));
+        }
+        run(backend, g);
+        assertClose(ref, values(backend.read(out)), Accuracy.F32, "attention " + what);
+
+        FloatArray kHost = backend.read(k);
+        for (int b = used; b < blocks; b++) {
+            int block = order.get(b);
+            for (int i = 0; i < BLOCK * kvDim; i++) {
+                float x = kHost.get(block * BLOCK * kvDim + i);
+                if (!Float.isNaN(x)) assertTrue(false, what + ": unowned block " + block + " was written (element " + i + " = " + x + ")");
+            }
+        }
+    }
+}
