@@ -7,10 +7,12 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import polar.cli.UsageException;
 
 /**
  * Command-line flags of the form {@code --name value} (or {@code -m value}), plus positional words.
  * Every flag read is remembered so {@link #rejectUnknown} can name any flag nobody asked for.
+ * Bad usage throws {@link UsageException}.
  */
 public final class Args {
     private final Map<String, String> flags = new LinkedHashMap<>();
@@ -22,7 +24,7 @@ public final class Args {
             String a = args[i];
             if (a.startsWith("-") && a.length() > 1 && !isNumber(a)) {
                 if (booleanFlags.contains(a)) flags.put(a, "true");
-                else if (i + 1 >= args.length) throw new IllegalArgumentException("flag " + a + " needs a value");
+                else if (i + 1 >= args.length) throw new UsageException("flag " + a + " needs a value");
                 else flags.put(a, args[++i]);
             } else {
                 positional.add(a);
@@ -54,7 +56,7 @@ public final class Args {
     public String required(String flag) {
         read.add(flag);
         String v = flags.get(flag);
-        if (v == null) throw new IllegalArgumentException("missing required flag " + flag);
+        if (v == null) throw new UsageException("missing required flag " + flag);
         return v;
     }
 
@@ -69,7 +71,7 @@ public final class Args {
         try {
             return Integer.parseInt(v);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("flag " + flag + " needs an integer, got '" + v + "'");
+            throw new UsageException("flag " + flag + " needs an integer, got '" + v + "'");
         }
     }
 
@@ -79,7 +81,7 @@ public final class Args {
         try {
             return Double.parseDouble(v);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("flag " + flag + " needs a number, got '" + v + "'");
+            throw new UsageException("flag " + flag + " needs a number, got '" + v + "'");
         }
     }
 
@@ -90,12 +92,12 @@ public final class Args {
         try {
             return java.util.Arrays.stream(v.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("flag " + flag + " needs comma-separated integers, got '" + v + "'");
+            throw new UsageException("flag " + flag + " needs comma-separated integers, got '" + v + "'");
         }
     }
 
     /** Throws naming the first flag given that no code read. Call after reading every flag. */
     public void rejectUnknown() {
-        for (String f : flags.keySet()) if (!read.contains(f)) throw new IllegalArgumentException("unknown flag " + f);
+        for (String f : flags.keySet()) if (!read.contains(f)) throw new UsageException("unknown flag " + f);
     }
 }

@@ -9,6 +9,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import polar.cli.Command;
+import polar.cli.UsageException;
 import polar.engine.sparsity.MlpScore;
 import polar.engine.sparsity.MlpTable;
 import polar.engine.sparsity.RouterWeights;
@@ -31,7 +33,7 @@ import polar.tools.Progress;
  * Routers and the plan are written as {@value RouterWeights#FILE_NAME} and {@value SparsityPlan#FILE_NAME}
  * in the output folder (default: the model's folder recorded in the data set).
  */
-public final class RoutersCommand {
+public final class RoutersCommand implements Command {
 
     private final PrintStream out, err;
     private final ActivationSource.Opener opener;
@@ -48,8 +50,10 @@ public final class RoutersCommand {
         this.opener = opener;
     }
 
+    @Override
     public String name() { return "routers"; }
 
+    @Override
     public String description() { return "collect router data, train, calibrate and evaluate Polar Sparsity routers"; }
 
     static final String USAGE = """
@@ -69,6 +73,7 @@ public final class RoutersCommand {
                         recall and precision per layer on the held-out rows (--all: every row)
             """;
 
+    @Override
     public int run(String[] args) {
         if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help")) {
             (args.length == 0 ? err : out).print(USAGE);
@@ -78,7 +83,7 @@ public final class RoutersCommand {
         Args a;
         try {
             a = new Args(java.util.Arrays.copyOfRange(args, 1, args.length), Set.of("--all", "--quiet"));
-        } catch (IllegalArgumentException e) {
+        } catch (UsageException e) {
             err.println("polar routers " + sub + ": " + e.getMessage());
             return 2;
         }
@@ -95,6 +100,9 @@ public final class RoutersCommand {
                 }
             }
             return 0;
+        } catch (UsageException e) {
+            err.println("polar routers " + sub + ": " + e.getMessage());
+            return 2;
         } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException | FormatException e) {
             err.println("polar routers " + sub + ": " + e.getMessage());
             return 1;

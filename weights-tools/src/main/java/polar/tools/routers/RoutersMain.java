@@ -1,6 +1,6 @@
 package polar.tools.routers;
 
-/** {@code java -cp ... polar.tools.routers.RoutersMain <collect|train|calibrate|eval> ...}, until the {@code polar} command registers {@link RoutersCommand}. */
+/** {@code java -cp ... polar.tools.routers.RoutersMain <collect|train|calibrate|eval> ...}: the same as {@code polar routers ...} without the launcher. */
 public final class RoutersMain {
     private RoutersMain() {}
 

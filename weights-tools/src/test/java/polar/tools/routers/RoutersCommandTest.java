@@ -113,7 +113,10 @@ class RoutersCommandTest {
         assertEquals(1, missing.status());
         assertTrue(missing.err().contains("no router data in " + dir.resolve("nothing")), missing.err());
         Run badFlag = polar("eval", "--data", dir.toString(), "--bogus", "1");
-        assertEquals(1, badFlag.status());
+        assertEquals(1, badFlag.status(), "the data set is checked first: " + badFlag.err());
+        Run noValue = polar("train", "--data");
+        assertEquals(2, noValue.status());
+        assertTrue(noValue.err().contains("flag --data needs a value"), noValue.err());
         Run noText = polar("collect", "-m", "x", "--text", dir.resolve("nope.txt").toString(), "--data", dir.toString());
         assertEquals(1, noText.status());
         assertTrue(noText.err().contains("nope.txt"), noText.err());
