@@ -26,7 +26,8 @@ public final class RouterEvaluation {
      * @param attnOracleMass  sum of squared output norms of the router's units over that of the true top-k
      * @param mlpPrecision    per (token, neuron), "active" predicted as sigmoid(logit) > 0.5
      * @param mlpActive       fraction of neurons truly active per token
-     * @param mlpBatchRecall  average batched recall at the plan's k(B), one per {@code batchSizes} entry
+     * @param mlpK            the k the engine uses at each of {@code batchSizes} ({@code ffn} where it runs dense)
+     * @param mlpBatchRecall  average batched recall at that k, one per {@code batchSizes} entry
      */
     public record LayerEval(int layer, int attnK, int units, double attnRecall, double attnRandom, double attnOracleMass,
                             double mlpPrecision, double mlpRecall, double mlpF1, double mlpActive, double mlpPredicted,
@@ -98,7 +99,7 @@ public final class RouterEvaluation {
                     batchRecall = new double[batchSizes.length];
                     float[] scores = MlpCalibrator.scores(logits, table.score());
                     for (int i = 0; i < batchSizes.length && batchSizes[i] <= d.rows(); i++) {
-                        ks[i] = table.k()[l][i];
+                        ks[i] = table.k(l, batchSizes[i]); // as the engine runs it: ffn where the layer falls back to dense
                         batchRecall[i] = MlpCalibrator.recallCurve(scores, d.mlpActive(), batchSizes[i], samples, rnd)[ks[i]];
                     }
                 }
