@@ -31,7 +31,7 @@ import polar.tornado.types.IntArray;
  * (and, on CUDA, captured) once per bucket and replayed, with the step's tokens, positions and
  * sequence rows written to small device buffers first. Padding tokens use the cache's scratch row.
  */
-public final class Engine implements AutoCloseable {
+public final class Engine implements BatchEngine {
     private final Backend backend;
     private final ModelConfig config;
     private final EngineOptions options;
@@ -87,28 +87,34 @@ public final class Engine implements AutoCloseable {
 
     public Backend backend() { return backend; }
 
+    @Override
     public ModelConfig config() { return config; }
 
     public TransformerShape shape() { return weights.shape(); }
 
     public Precision precision() { return precision; }
 
+    @Override
     public KvCache cache() { return cache; }
 
     /** The step's device buffers (activations of the last step stay there until the next). */
     public StepBuffers stepBuffers() { return step; }
 
     /** Positions a sequence may reach. */
+    @Override
     public int maxContext() { return maxContext; }
 
+    @Override
     public int maxSequences() { return options.maxSequences(); }
 
     /** A new empty sequence holding a row of the KV cache until {@link #release}d. */
+    @Override
     public Sequence newSequence() {
         return new Sequence(cache.acquireRow());
     }
 
     /** Frees the sequence's KV cache blocks and row. */
+    @Override
     public void release(Sequence s) {
         if (s.released()) return;
         cache.release(s.row());
@@ -119,6 +125,7 @@ public final class Engine implements AutoCloseable {
      * Processes whole prompts (or continuations) of several sequences, in as many steps as
      * {@code maxStepTokens} requires, and returns the logits after each one's last token.
      */
+    @Override
     public float[][] prefill(List<Sequence> sequences, List<int[]> prompts) {
         checkSizes(sequences, prompts);
         for (int i = 0; i < sequences.size(); i++) checkFits(sequences.get(i), prompts.get(i).length);
@@ -153,6 +160,7 @@ public final class Engine implements AutoCloseable {
     }
 
     /** One decode step: token {@code tokens[i]} appended to sequence {@code i}; the logits after it. */
+    @Override
     public float[][] decode(List<Sequence> sequences, int[] tokens) {
         List<int[]> chunks = new ArrayList<>();
         for (int t : tokens) chunks.add(new int[] {t});
@@ -163,6 +171,7 @@ public final class Engine implements AutoCloseable {
      * One step: appends {@code tokens.get(i)} to sequence {@code i} (distinct sequences), runs the
      * model over all of them at once and returns, per sequence, the logits at its last new position.
      */
+    @Override
     public float[][] step(List<Sequence> sequences, List<int[]> tokens) {
         checkSizes(sequences, tokens);
         int n = sequences.size();
@@ -231,6 +240,7 @@ public final class Engine implements AutoCloseable {
     }
 
     /** Nanoseconds spent so far building and compiling graphs (the first step of each bucket pays it). */
+    @Override
     public long compileNanos() { return compileNanos; }
 
     /** The graph bucket of a step: tokens and sequences rounded up to powers of two, split-K partitions for the longest sequence. */

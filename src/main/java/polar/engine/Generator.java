@@ -12,9 +12,9 @@ import polar.model.Sampler;
  * {@code maxNewTokens}, or at the end of the context.
  */
 public final class Generator {
-    private final Engine engine;
+    private final BatchEngine engine;
 
-    public Generator(Engine engine) {
+    public Generator(BatchEngine engine) {
         this.engine = engine;
     }
 
