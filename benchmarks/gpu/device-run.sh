@@ -46,6 +46,9 @@ CP=$(printf '%s:' "$CARRY"/lib/*.jar); CP=${CP%:}  # explicit jars: JUnit's --cl
 STEP_TIMEOUT=${STEP_TIMEOUT:-300}  # seconds per test or main step
 # A JVM crash report lands in $OUT (it comes back with the call).
 JVM_ARGS=(--enable-native-access=ALL-UNNAMED -Xss4m -Xmx24g -Dpolar.shared="$ROOT/shared" -XX:ErrorFile="$OUT/hs_err_%p.log")
+# Extra JVM options, e.g. POLAR_JVM_ARGS="-Dpolar.backends=cuda,opencl"
+read -r -a EXTRA_JVM_ARGS <<< "${POLAR_JVM_ARGS:-}"
+JVM_ARGS+=("${EXTRA_JVM_ARGS[@]}")
 failures=0
 
 record() { # step status seconds note

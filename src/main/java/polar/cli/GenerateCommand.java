@@ -100,8 +100,8 @@ final class GenerateCommand implements Command {
             } else {
                 out.println(stream.flush());
                 Generator.Stats st = generator.lastStats();
-                err.printf("polar: %s on %s: load %.2f s, prefill %d tokens %.1f tokens/s, decode %d tokens %.1f tokens/s (%s)%n",
-                        path.getFileName(), backend, loadSeconds, st.promptTokens(), st.prefillTokensPerSecond(),
+                err.printf("polar: %s on %s: load %.2f s, compile %.2f s, prefill %d tokens %.1f tokens/s, decode %d tokens %.1f tokens/s (%s)%n",
+                        path.getFileName(), backend, loadSeconds, st.compileNanos() / 1e9, st.promptTokens(), st.prefillTokensPerSecond(),
                         st.generatedTokens(), st.decodeTokensPerSecond(), result.stop().name().toLowerCase().replace('_', ' '));
             }
             return Polar.OK;

@@ -31,7 +31,7 @@ import polar.tornado.types.IntArray;
  * (and, on CUDA, captured) once per bucket and replayed, with the step's tokens, positions and
  * sequence rows written to small device buffers first. Padding tokens use the cache's scratch row.
  */
-public final class Engine implements AutoCloseable {
+public final class Engine implements BatchEngine {
     private final Backend backend;
     private final ModelConfig config;
     private final EngineOptions options;
@@ -43,6 +43,7 @@ public final class Engine implements AutoCloseable {
     private final int maxContext;
     private final int maxPartitions;
     private final Map<StepShape, Executable> compiled = new HashMap<>();
+    private long compileNanos;
     private final IntArray tokenIds, positions, tokenSeq, lastRows;
     private final FloatArray logits;
 
@@ -86,28 +87,34 @@ public final class Engine implements AutoCloseable {
 
     public Backend backend() { return backend; }
 
+    @Override
     public ModelConfig config() { return config; }
 
     public TransformerShape shape() { return weights.shape(); }
 
     public Precision precision() { return precision; }
 
+    @Override
     public KvCache cache() { return cache; }
 
     /** The step's device buffers (activations of the last step stay there until the next). */
     public StepBuffers stepBuffers() { return step; }
 
     /** Positions a sequence may reach. */
+    @Override
     public int maxContext() { return maxContext; }
 
+    @Override
     public int maxSequences() { return options.maxSequences(); }
 
     /** A new empty sequence holding a row of the KV cache until {@link #release}d. */
+    @Override
     public Sequence newSequence() {
         return new Sequence(cache.acquireRow());
     }
 
     /** Frees the sequence's KV cache blocks and row. */
+    @Override
     public void release(Sequence s) {
         if (s.released()) return;
         cache.release(s.row());
@@ -118,6 +125,7 @@ public final class Engine implements AutoCloseable {
      * Processes whole prompts (or continuations) of several sequences, in as many steps as
      * {@code maxStepTokens} requires, and returns the logits after each one's last token.
      */
+    @Override
     public float[][] prefill(List<Sequence> sequences, List<int[]> prompts) {
         checkSizes(sequences, prompts);
         for (int i = 0; i < sequences.size(); i++) checkFits(sequences.get(i), prompts.get(i).length);
@@ -152,6 +160,7 @@ public final class Engine implements AutoCloseable {
     }
 
     /** One decode step: token {@code tokens[i]} appended to sequence {@code i}; the logits after it. */
+    @Override
     public float[][] decode(List<Sequence> sequences, int[] tokens) {
         List<int[]> chunks = new ArrayList<>();
         for (int t : tokens) chunks.add(new int[] {t});
@@ -162,6 +171,7 @@ public final class Engine implements AutoCloseable {
      * One step: appends {@code tokens.get(i)} to sequence {@code i} (distinct sequences), runs the
      * model over all of them at once and returns, per sequence, the logits at its last new position.
      */
+    @Override
     public float[][] step(List<Sequence> sequences, List<int[]> tokens) {
         checkSizes(sequences, tokens);
         int n = sequences.size();
@@ -209,7 +219,7 @@ public final class Engine implements AutoCloseable {
         backend.write(step.tokenSeq(), 0, tokenSeq.segment(), shape.tokens());
         backend.write(step.lastRows(), 0, lastRows.segment(), shape.sequences());
 
-        compiled.computeIfAbsent(shape, s -> backend.capture(backend.compile(builder.build(s)))).run();
+        compiled.computeIfAbsent(shape, this::compile).run();
 
         int vocab = config.vocabSize();
         backend.read(step.logits(), 0, logits.segment(), (long) n * vocab);
@@ -220,6 +230,18 @@ public final class Engine implements AutoCloseable {
         }
         return result;
     }
+
+    /** Builds, compiles and captures the graphs of one bucket, timing it (kernel translation and NVRTC are not inference). */
+    private Executable compile(StepShape shape) {
+        long t0 = System.nanoTime();
+        Executable e = backend.capture(backend.compile(builder.build(shape)));
+        compileNanos += System.nanoTime() - t0;
+        return e;
+    }
+
+    /** Nanoseconds spent so far building and compiling graphs (the first step of each bucket pays it). */
+    @Override
+    public long compileNanos() { return compileNanos; }
 
     /** The graph bucket of a step: tokens and sequences rounded up to powers of two, split-K partitions for the longest sequence. */
     private StepShape bucket(boolean decode, int tokens, int sequences, int longest) {

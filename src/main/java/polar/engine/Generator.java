@@ -12,9 +12,9 @@ import polar.model.Sampler;
  * {@code maxNewTokens}, or at the end of the context.
  */
 public final class Generator {
-    private final Engine engine;
+    private final BatchEngine engine;
 
-    public Generator(Engine engine) {
+    public Generator(BatchEngine engine) {
         this.engine = engine;
     }
 
@@ -42,8 +42,11 @@ public final class Generator {
     /** One prompt's outcome; {@code generated} excludes the end-of-sequence token. */
     public record Result(int[] prompt, int[] generated, Stop stop) {}
 
-    /** Timings of the last {@link #generate} call. */
-    public record Stats(int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos, int decodeSteps) {
+    /**
+     * Timings of the last {@link #generate} call; prefill and decode exclude {@code compileNanos},
+     * the time spent compiling graphs for buckets first seen during the call.
+     */
+    public record Stats(int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos, int decodeSteps, long compileNanos) {
         public double prefillTokensPerSecond() { return promptTokens / Math.max(1e-9, prefillNanos / 1e9); }
 
         /** Tokens decoded per second (all sequences together; the first token comes from the prefill). */
@@ -79,9 +82,11 @@ public final class Generator {
                 generated.add(new ArrayList<>());
                 samplers[i] = settings.sampler(i);
             }
+            long compile0 = engine.compileNanos();
             long t0 = System.nanoTime();
             float[][] logits = settings.maxNewTokens() == 0 ? null : engine.prefill(sequences, prompts);
-            long prefill = System.nanoTime() - t0;
+            long compile1 = engine.compileNanos();
+            long prefill = System.nanoTime() - t0 - (compile1 - compile0);
             int[] active = new int[n];
             for (int i = 0; i < n; i++) active[i] = i;
             int activeCount = settings.maxNewTokens() == 0 ? 0 : n;
@@ -118,9 +123,9 @@ public final class Generator {
                 logits = engine.decode(batch, tokens);
                 steps++;
             }
-            long decode = System.nanoTime() - t1;
+            long decode = System.nanoTime() - t1 - (engine.compileNanos() - compile1);
             int total = generated.stream().mapToInt(List::size).sum();
-            lastStats = new Stats(promptTokens, total, prefill, decode, steps);
+            lastStats = new Stats(promptTokens, total, prefill, decode, steps, engine.compileNanos() - compile0);
             List<Result> results = new ArrayList<>();
             for (int i = 0; i < n; i++) results.add(new Result(prompts.get(i).clone(), generated.get(i).stream().mapToInt(Integer::intValue).toArray(), stops[i]));
             return results;

@@ -18,7 +18,7 @@ import polar.tornado.runtime.Backend;
 /** Steps of the engine beyond the golden checks: chunked prefill, mixed prefill and decode, limits and misuse. */
 class EngineTest {
 
-    static List<String> backends() { return Backends.available(); }
+    static List<String> backends() { return TestBackends.names(); }
 
     static Model tinyLlama() throws Exception {
         return ModelLoader.load(SharedAssets.require("models/tiny-llama"));

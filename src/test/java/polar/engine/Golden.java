@@ -8,10 +8,10 @@ import polar.formats.JsonFields;
 import polar.model.SharedAssets;
 
 /** The reference outputs in {@code ../shared/golden}: per prompt its ids, last-position logits and greedy continuation. */
-record Golden(String prompt, int[] promptIds, float[] lastLogits, int[] greedyIds) {
+public record Golden(String prompt, int[] promptIds, float[] lastLogits, int[] greedyIds) {
 
     /** The cases of {@code golden/<model>.golden.json} (skips the test when absent). */
-    static List<Golden> load(String model) throws IOException {
+    public static List<Golden> load(String model) throws IOException {
         Path file = SharedAssets.require("golden/" + model + ".golden.json");
         JsonFields root = JsonFields.of(Json.parse(file), file.toString());
         return root.objects("cases").stream().map(c -> new Golden(c.string("prompt"), ints(c.integers("prompt_ids")),

@@ -3,6 +3,7 @@ package polar.bench;
 import polar.tornado.Parallel;
 import polar.tornado.compiler.Dialect;
 import polar.tornado.compiler.KernelSource;
+import polar.tornado.types.FloatArray;
 import polar.tornado.types.HalfArray;
 import polar.tornado.types.IntArray;
 
@@ -49,6 +50,21 @@ final class BenchKernels {
                     unsigned int x = (unsigned int) i ^ ((unsigned int) seed * 0x9E3779B9u);
                     x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
                     out[i] = f2h((float) (x >> 1) * 0x1p-31f * 2.0f - 1.0f);
+                }
+            }
+            """);
+
+    /** {@link #randomHalf} for float32 buffers. */
+    static void randomFloat(FloatArray out, int seed, int n) {
+        for (@Parallel int i = 0; i < n; i++) out.set(i, hash(i, seed) * 0x1p-31f * 2f - 1f);
+    }
+
+    static final KernelSource RANDOM_FLOAT = new KernelSource("random_float", Dialect.CUDA, """
+            extern "C" __global__ void random_float(float* out, int out_size, int seed, int n) {
+                for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+                    unsigned int x = (unsigned int) i ^ ((unsigned int) seed * 0x9E3779B9u);
+                    x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
+                    out[i] = (float) (x >> 1) * 0x1p-31f * 2.0f - 1.0f;
                 }
             }
             """);

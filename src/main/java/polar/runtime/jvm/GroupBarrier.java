@@ -13,7 +13,8 @@ final class GroupBarrier {
     private final Thread[] threads;
     private final int from, count;
     private final AtomicInteger arrived = new AtomicInteger();
-    private final AtomicInteger departed = new AtomicInteger();
+    private final AtomicInteger maxArrival = new AtomicInteger(-1);            // highest arrival index seen
+    private final AtomicInteger minFinished = new AtomicInteger(Integer.MAX_VALUE); // fewest arrivals of a returned thread
     private volatile int generation;
     private volatile boolean broken;
 
@@ -24,11 +25,16 @@ final class GroupBarrier {
         this.count = count;
     }
 
-    void await() {
+    /**
+     * Waits at this barrier; {@code index} is how many times the calling thread has arrived here
+     * before (its own count, so divergence is told apart from a slow thread).
+     */
+    void await(int index) {
         if (broken) throw new BrokenGroupException();
+        maxArrival.accumulateAndGet(index, Math::max);
+        if (minFinished.get() <= index) throw new IllegalStateException(DIVERGED);
         int gen = generation;
         int arrivals = arrived.incrementAndGet();
-        if (departed.get() > 0) throw new IllegalStateException(DIVERGED);
         if (arrivals == count) {
             arrived.set(0); // before the generation advances, so released threads count afresh
             generation = gen + 1;
@@ -44,12 +50,15 @@ final class GroupBarrier {
     }
 
     /**
-     * Called when a thread's work-item returns. True if other threads wait at this barrier, which
-     * the returning one will never reach: the kernel diverged (on a GPU, undefined behaviour).
+     * Called when a thread's work-item returns after arriving here {@code arrivals} times. True if
+     * another thread has arrived more often, at a barrier this one will never reach: the kernel
+     * diverged (on a GPU, undefined behaviour). Both sides write, then read, sequentially
+     * consistent atomics, so at least one of them sees the other; a kernel whose work-items all
+     * reach the same barriers never trips this.
      */
-    boolean depart() {
-        departed.incrementAndGet();
-        return arrived.get() > 0; // with the check in await, one side always sees the other
+    boolean depart(int arrivals) {
+        minFinished.accumulateAndGet(arrivals, Math::min);
+        return maxArrival.get() >= arrivals;
     }
 
     static final String DIVERGED = "a work-item returned without reaching a barrier (or warp operation) that others of its group wait at;"

@@ -22,6 +22,7 @@ final class WorkGroup implements KernelContext.Group {
     private final GroupBarrier[] warpBarriers;
     private final float[][] warpSlots;         // per warp: two banks of 32 lanes, used alternately
     private final int[] shuffles;              // per work-item: warp shuffles done so far (selects the bank)
+    private final int[] barriers;              // per work-item: group barriers reached so far
     private final AtomicReference<Failure> failure = new AtomicReference<>();
 
     /** The first work-item to fail, and how. */
@@ -45,6 +46,7 @@ final class WorkGroup implements KernelContext.Group {
             warpBarriers = null;
             warpSlots = null;
             shuffles = null;
+            barriers = null;
             return;
         }
         barrier = new GroupBarrier(threads, 0, items);
@@ -53,14 +55,15 @@ final class WorkGroup implements KernelContext.Group {
         warpSlots = new float[warps][2 * WARP];
         for (int w = 0; w < warps; w++) warpBarriers[w] = new GroupBarrier(threads, w * WARP, lanesOf(w));
         shuffles = new int[items];
+        barriers = new int[items];
     }
 
     private int lanesOf(int warp) { return Math.min(WARP, items - warp * WARP); }
 
     @Override
-    public void barrier() {
+    public void barrier(int item) {
         if (barrier == null) throw new IllegalStateException(kernel + " reached a barrier although it was analysed as barrier-free");
-        barrier.await();
+        barrier.await(barriers[item]++);
     }
 
     @Override
@@ -87,10 +90,11 @@ final class WorkGroup implements KernelContext.Group {
     public float warpShuffle(int warp, int lane, float value, int srcLane) {
         if (warpBarriers == null) throw new IllegalStateException(kernel + " used a warp operation although it was analysed as free of them");
         int item = warp * WARP + lane;
-        int bank = (shuffles[item]++ & 1) * WARP;
+        int index = shuffles[item]++;
+        int bank = (index & 1) * WARP;
         float[] slots = warpSlots[warp];
         slots[bank + lane] = value;
-        warpBarriers[warp].await();
+        warpBarriers[warp].await(index);
         int src = srcLane & (WARP - 1); // CUDA takes the source lane modulo the warp width
         if (src >= lanesOf(warp)) {
             throw new IllegalStateException(kernel + ": warp " + warp + " has " + lanesOf(warp) + " lanes, lane " + lane + " reads lane " + src
@@ -101,7 +105,7 @@ final class WorkGroup implements KernelContext.Group {
 
     /** Work-item {@code item} returned: fails the group if others wait at a barrier or warp operation it skipped. */
     void finished(int item) {
-        if (barrier != null && (barrier.depart() | warpBarriers[item / WARP].depart())) {
+        if (barrier != null && (barrier.depart(barriers[item]) | warpBarriers[item / WARP].depart(shuffles[item]))) {
             fail(item, new IllegalStateException(GroupBarrier.DIVERGED));
         }
     }

@@ -57,6 +57,28 @@ class JvmBackendTest {
         assertTrue(e.getMessage().contains("returnBeforeBarrier failed") && e.getMessage().contains("every work-item must reach every barrier"), e.getMessage());
     }
 
+    /** Regression: fast work-items leaving while slow ones were still released from the last barrier was taken for divergence. */
+    @Test
+    void manyGroupsMeetingAtBarriersAndWarpsNeverLookDivergent() {
+        int rows = 24, cols = 300;
+        Random random = new Random(Accuracy.seed());
+        FloatArray x = Accuracy.randomFloats(random, rows * cols);
+        Buffer<FloatArray> in = backend.upload(x, "x");
+        Buffer<FloatArray> out = backend.allocate(ElementType.F32, rows, "out");
+        TaskGraph g = new TaskGraph("warp sums");
+        g.kernel(polar.tornado.kernels.Basics::rowSumWarp, Grid.groups(rows, polar.tornado.kernels.Basics.GROUP_SIZE), in, out, Arg.i32(cols));
+        Executable run = backend.compile(g);
+        assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
+            for (int launch = 0; launch < 40; launch++) run.run();
+        });
+        FloatArray sums = backend.read(out);
+        for (int r = 0; r < rows; r++) {
+            double ref = 0;
+            for (int c = 0; c < cols; c++) ref += x.get(r * cols + c);
+            assertEquals(ref, sums.get(r), 1e-3, "row " + r);
+        }
+    }
+
     @Test
     void aParallelKernelThatThrowsIsNamed() {
         Buffer<FloatArray> in = backend.allocate(ElementType.F32, 8, "in");

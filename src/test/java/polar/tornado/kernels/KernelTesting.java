@@ -2,6 +2,7 @@ package polar.tornado.kernels;
 
 import java.util.List;
 import polar.runtime.Accuracy;
+import polar.engine.TestBackends;
 import polar.runtime.Backends;
 import polar.tornado.graph.Buffer;
 import polar.tornado.graph.TaskGraph;
@@ -15,7 +16,7 @@ final class KernelTesting {
     private KernelTesting() {}
 
     static List<String> backends() {
-        return Backends.available();
+        return TestBackends.names();
     }
 
     /** A buffer of {@code n} NaNs (-1 for ints), so an element a kernel skips is caught. */

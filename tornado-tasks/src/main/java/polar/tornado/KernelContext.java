@@ -32,8 +32,8 @@ public final class KernelContext {
 
     /** Shared state of one work-group when a kernel runs in the JVM. */
     public interface Group {
-        /** Blocks until every work-item of the group has arrived. */
-        void barrier();
+        /** Blocks work-item {@code item} (its linear local id) until every work-item of the group has arrived. */
+        void barrier(int item);
 
         /** The {@code index}-th local allocation of this group, created on first request. */
         Object localArray(int index, Class<?> type, int length);
@@ -48,12 +48,12 @@ public final class KernelContext {
 
     /** Barrier over the work-group with local-memory fence ({@code __syncthreads} / {@code barrier(CLK_LOCAL_MEM_FENCE)}). */
     public void localBarrier() {
-        group.barrier();
+        group.barrier(linearLocalId());
     }
 
     /** Barrier over the work-group with global-memory fence. */
     public void globalBarrier() {
-        group.barrier();
+        group.barrier(linearLocalId());
     }
 
     /** Group-local (shared) float memory; {@code length} must be a compile-time constant. */

@@ -60,7 +60,11 @@ final class JvmGroups {
         }
 
         @Override
-        public void barrier() {
+        public void barrier(int item) {
+            await();
+        }
+
+        private void await() {
             try {
                 barrier.await();
             } catch (InterruptedException | BrokenBarrierException e) {
@@ -76,9 +80,9 @@ final class JvmGroups {
 
         @Override
         public float warpShuffle(int warp, int lane, float value, int srcLane) {
-            barrier();
+            await();
             exchange[warp * KernelContext.WARP_SIZE + lane] = value;
-            barrier();
+            await();
             return exchange[warp * KernelContext.WARP_SIZE + (srcLane & (KernelContext.WARP_SIZE - 1))];
         }
     }

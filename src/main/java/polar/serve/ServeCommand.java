@@ -1,0 +1,163 @@
+package polar.serve;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import polar.cli.Command;
+import polar.cli.UsageException;
+
+/**
+ * {@code polar serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--backend jvm|opencl|cuda]
+ * [--sparsity dense|polar] [--max-batch N] [--context N] [--kv-blocks N] [--queue N] [--prefill-chunk N] [--shutdown-grace SECONDS]}.
+ * Serves until SIGINT/SIGTERM, then shuts down gracefully.
+ *
+ * <p>The {@link ModelLoader} opens the model as a {@link BatchModel}: {@link EngineBatchModel#load} by default.
+ * {@code polar} finds this command through {@link java.util.ServiceLoader} (its no-argument constructor).
+ */
+public final class ServeCommand implements Command {
+
+    /**
+     * What the loader needs to open the model. {@code model} null means the embedded model, {@code backend} null
+     * auto-detection; {@code maxBatch}, {@code context} and {@code kvBlocks} 0 let the loader choose.
+     */
+    public record ModelOptions(String model, String backend, int device, String sparsity, int maxBatch, int context, int kvBlocks) {}
+
+    /** Opens a model for serving (the engine's adapter to {@link BatchModel}). */
+    @FunctionalInterface
+    public interface ModelLoader {
+        BatchModel load(ModelOptions options) throws IOException;
+    }
+
+    private static final String USAGE = """
+            usage: polar serve [-m MODEL] [options]
+              -m, --model PATH        model folder or .gguf file (default: the embedded model)
+              --host HOST             address to bind (default 127.0.0.1; 0.0.0.0 for every interface)
+              --port N                port (default 8080)
+              --api-key KEY           require 'Authorization: Bearer KEY' on /v1/ routes
+              --backend NAME          jvm, opencl, cuda or auto (default auto)
+              --device N              device index of the backend (default 0)
+              --sparsity MODE         dense or polar (default dense)
+              --max-batch N           most sequences decoded together (default 32)
+              --context N             positions per sequence (default: the model's)
+              --kv-blocks N           KV cache blocks (default: enough for every sequence at full context)
+              --queue N               most requests waiting for admission (default 1024)
+              --prefill-chunk N       prompt tokens prefilled per step (default 512)
+              --max-body BYTES        largest request body (default 4194304)
+              --shutdown-grace SECS   time running requests get to finish on shutdown (default 30)
+            """;
+
+    private final ModelLoader loader;
+    private final PrintStream out, err;
+
+    /** With the engine as the model. */
+    public ServeCommand() { this(EngineBatchModel::load); }
+
+    public ServeCommand(ModelLoader loader) { this(loader, System.out, System.err); }
+
+    ServeCommand(ModelLoader loader, PrintStream out, PrintStream err) {
+        this.loader = loader;
+        this.out = out;
+        this.err = err;
+    }
+
+    @Override
+    public String name() { return "serve"; }
+
+    @Override
+    public String description() { return "serve a model over an OpenAI-compatible HTTP API with continuous batching"; }
+
+    /** Serves until the process is told to stop; bad usage is a {@link UsageException}, a failed start an exception. */
+    @Override
+    public int run(String[] args) throws IOException {
+        Options o = Options.parse(args);
+        if (o == null) {
+            out.print(USAGE);
+            return 0;
+        }
+        Server server = start(o);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            err.println("polar serve: shutting down (up to " + o.grace.toSeconds() + " s for running requests)");
+            server.shutdown(o.grace);
+            stopped.countDown();
+        }, "polar-serve-shutdown"));
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return 0;
+    }
+
+    /** Loads the model and starts serving it. */
+    Server start(Options o) throws IOException {
+        BatchModel model = loader.load(new ModelOptions(o.model, o.backend, o.device, o.sparsity, o.maxBatch, o.context, o.kvBlocks));
+        Scheduler scheduler = new Scheduler(model, new Scheduler.Config(o.queue, o.prefillChunk));
+        Server server;
+        try {
+            server = Server.start(scheduler, new Server.Config(o.host, o.port, o.apiKey, o.maxBody));
+        } catch (java.net.BindException e) {
+            scheduler.close(); // releases the model
+            throw new IOException("cannot listen on " + o.host + ":" + o.port + ": " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            scheduler.close();
+            throw e;
+        }
+        out.printf("polar serve: %s (context %d, batch %d, KV %d blocks of %d) on %s/v1 (chat template: %s)%n",
+                model.id(), model.contextLength(), model.maxBatch(), model.totalBlocks(), model.blockSize(),
+                server.baseUri(), server.chatTemplate().name().toLowerCase());
+        return server;
+    }
+
+    /** Parsed command line. */
+    static final class Options {
+        String model, backend, sparsity = "dense", apiKey;
+        String host = Server.Config.DEFAULT_HOST;
+        int port = Server.Config.DEFAULT_PORT, device, maxBatch, context, kvBlocks, queue = Scheduler.Config.defaults().queueCapacity(),
+                prefillChunk = Scheduler.Config.defaults().prefillTokensPerStep(), maxBody = Server.Config.DEFAULT_MAX_BODY;
+        Duration grace = Duration.ofSeconds(30);
+
+        /** The options, or null when help was asked for; a {@link UsageException} says what is wrong. */
+        static Options parse(String[] args) {
+            Options o = new Options();
+            for (int i = 0; i < args.length; i++) {
+                String flag = args[i];
+                if (flag.equals("-h") || flag.equals("--help")) return null;
+                if (i + 1 >= args.length) throw new UsageException("missing value after " + flag);
+                String v = args[++i];
+                switch (flag) {
+                    case "-m", "--model" -> o.model = v;
+                    case "--host" -> o.host = v;
+                    case "--port" -> o.port = intIn(flag, v, 0, 65535);
+                    case "--api-key" -> o.apiKey = v;
+                    case "--backend" -> o.backend = v;
+                    case "--device" -> o.device = intIn(flag, v, 0, Integer.MAX_VALUE);
+                    case "--sparsity" -> o.sparsity = v;
+                    case "--max-batch" -> o.maxBatch = intIn(flag, v, 1, Integer.MAX_VALUE);
+                    case "--context" -> o.context = intIn(flag, v, 1, Integer.MAX_VALUE);
+                    case "--kv-blocks" -> o.kvBlocks = intIn(flag, v, 1, Integer.MAX_VALUE);
+                    case "--queue" -> o.queue = intIn(flag, v, 1, Integer.MAX_VALUE);
+                    case "--prefill-chunk" -> o.prefillChunk = intIn(flag, v, 1, Integer.MAX_VALUE);
+                    case "--max-body" -> o.maxBody = intIn(flag, v, 1, Integer.MAX_VALUE - 1);
+                    case "--shutdown-grace" -> o.grace = Duration.ofSeconds(intIn(flag, v, 0, Integer.MAX_VALUE));
+                    default -> throw new UsageException("unknown option " + flag);
+                }
+            }
+            if (!o.sparsity.equals("dense") && !o.sparsity.equals("polar"))
+                throw new UsageException("--sparsity must be dense or polar, got " + o.sparsity);
+            if (o.apiKey != null && o.apiKey.isBlank()) throw new UsageException("--api-key is empty");
+            return o;
+        }
+
+        private static int intIn(String flag, String value, int min, int max) {
+            try {
+                int n = Integer.parseInt(value);
+                if (n >= min && n <= max) return n;
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+            throw new UsageException(flag + " must be an integer in [" + min + ", " + max + "], got '" + value + "'");
+        }
+    }
+}
