@@ -21,7 +21,7 @@ import polar.tornado.types.IntArray;
  *
  * <ul>
  * <li>{@code fc1*}: {@code h[b][j] = relu(x[b] . W1[active[j]] + b1[active[j]])} into the compact
- * {@code h [batch, k]} (float32). A work-group is {@link #THREADS} work-items over
+ * {@code h [batch, k]} (float32). A work-group is {@link #FC1_THREADS} work-items over
  * {@link #NEURONS} neurons (a warp per {@link #ROWS_PER_WARP} rows) and {@code batchTile} batch
  * rows; it walks {@code hidden} in chunks of {@link #CHUNK} columns, stages the batch tile's x
  * chunk in local memory once for all its warps, and each lane reads 8 columns of each of its rows
@@ -41,15 +41,19 @@ import polar.tornado.types.IntArray;
 public final class SparseMlp {
     private SparseMlp() {}
 
+    /** Work-items per FC2 work-group. */
     public static final int THREADS = 256;
     static final int WARP = KernelContext.WARP_SIZE;
     static final int WARPS = THREADS / WARP;
+    /** Work-items per FC1 work-group: 4 warps, so that a few thousand neurons still make enough groups to fill a GPU. */
+    public static final int FC1_THREADS = 128;
+    static final int FC1_WARPS = FC1_THREADS / WARP;
     /** Columns a warp covers at once: 8 per lane, one 16-byte load of float16. */
     public static final int CHUNK = 8 * WARP;
     /** Weight rows a warp loads per step (independent loads in flight). */
     public static final int ROWS_PER_WARP = 4;
     /** Selected neurons per FC1 work-group. */
-    public static final int NEURONS = WARPS * ROWS_PER_WARP;
+    public static final int NEURONS = FC1_WARPS * ROWS_PER_WARP;
     /** Largest batch tile: batch rows one work-group computes. */
     public static final int MAX_BATCH_TILE = 8;
     /** {@code hidden} must be a multiple of this (16-byte loads). */
@@ -65,7 +69,7 @@ public final class SparseMlp {
     }
 
     // ---- FC1: one variant per (x, W1) storage; launch with
-    // Grid.groups(ceil(batch / batchTile), ceil(k / NEURONS), THREADS)
+    // Grid.groups(ceil(batch / batchTile), ceil(k / NEURONS), FC1_THREADS)
 
     public static void fc1F32F32(KernelContext ctx, FloatArray x, FloatArray w1, FloatArray bias, IntArray active, FloatArray h,
                                  int batch, int hidden, int k, int batchTile) {
@@ -179,6 +183,16 @@ public final class SparseMlp {
     }
 
     /**
+     * FC2 splits for a device with {@code multiprocessors} SMs (compute units): about one work-group
+     * per SM (on an H100 this beat a quarter and four times as many, batch 1 to 64), keeping at least
+     * 64 neurons per split.
+     */
+    public static int fc2Splits(int batch, int batchTile, int hidden, int k, int multiprocessors) {
+        int groups = (batch + batchTile - 1) / batchTile * ((hidden + CHUNK - 1) / CHUNK);
+        return Math.max(1, Math.min(Math.round((float) multiprocessors / groups), k / 64));
+    }
+
+    /**
      * With several splits: {@code out[b][c] += sum over splits of partial[s][b][c] + bias[c]}, for
      * {@code partial [splits, batch, hidden]}. Launch with {@code Grid.of(hidden, batch)}.
      */
@@ -234,7 +248,7 @@ public final class SparseMlp {
      */
     static void stageX(KernelContext ctx, FloatArray x, float[] xs, int b0, int c0, int batch, int hidden, int batchTile) {
         float[] v = new float[8];
-        for (int e = ctx.localIdx; e < batchTile * WARP; e += THREADS) {
+        for (int e = ctx.localIdx; e < batchTile * WARP; e += FC1_THREADS) {
             int b = e / WARP;
             int lane = e % WARP;
             int col = c0 + 8 * lane;
@@ -246,7 +260,7 @@ public final class SparseMlp {
 
     static void stageX(KernelContext ctx, HalfArray x, float[] xs, int b0, int c0, int batch, int hidden, int batchTile) {
         float[] v = new float[8];
-        for (int e = ctx.localIdx; e < batchTile * WARP; e += THREADS) {
+        for (int e = ctx.localIdx; e < batchTile * WARP; e += FC1_THREADS) {
             int b = e / WARP;
             int lane = e % WARP;
             int col = c0 + 8 * lane;

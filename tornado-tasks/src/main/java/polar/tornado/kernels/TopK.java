@@ -14,9 +14,9 @@ import polar.tornado.types.IntArray;
  * <p>{@link #small} (router scores over heads or KV groups, {@code n <= SMALL_MAX}) ranks every
  * element against the row in local memory: no reductions, a few microseconds at most.
  * {@link #large} (batch-summed MLP router scores, {@code n <= LARGE_MAX}) keeps the row in
- * registers (a contiguous run per work-item) and finds the k-th largest value bit by bit, 32
- * counting passes of one block reduction each, then places the winners with two block-wide
- * prefix sums.
+ * registers (a contiguous run of up to 64 per work-item) and finds the k-th largest value bit
+ * by bit, 32 counting passes of one block reduction each, then places the winners with two
+ * block-wide prefix sums.
  */
 public final class TopK {
     private TopK() {}
@@ -24,10 +24,10 @@ public final class TopK {
     static final int WARP = KernelContext.WARP_SIZE;
     /** Longest row {@link #small} takes. */
     public static final int SMALL_MAX = 256;
-    /** Work-items per group of {@link #large}. */
-    public static final int LARGE_THREADS = 1024;
+    /** Work-items per group of {@link #large} (1024 would need more than 64 registers each). */
+    public static final int LARGE_THREADS = 512;
     static final int LARGE_WARPS = LARGE_THREADS / WARP;
-    static final int LARGE_PER_THREAD = 32;
+    static final int LARGE_PER_THREAD = 64;
     /** Longest row {@link #large} takes. */
     public static final int LARGE_MAX = LARGE_THREADS * LARGE_PER_THREAD;
 
