@@ -1,0 +1,206 @@
+package polar.engine.sparsity;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import polar.formats.DType;
+import polar.formats.FormatException;
+import polar.formats.Safetensors;
+import polar.formats.Tensor;
+
+/**
+ * The trained routers of a model, per layer (either may be absent in a layer):
+ * <ul>
+ *   <li>attention router: {@code logits = W x + b}, W {@code [units, hidden]}, one logit per head (MHA) or
+ *       KV group (GQA); each sequence keeps its top {@link SparsityPlan#attnK} units.</li>
+ *   <li>MLP router (ReLU models): {@code logits = U (D x)}, D {@code [rank, hidden]}, U {@code [ffn, rank]},
+ *       no bias and no non-linearity between (a low-rank linear map); a batch keeps the top k(B)
+ *       neurons of {@code sum over the batch of ReLU(logits)}.</li>
+ * </ul>
+ * Both read the layer's normed attention input (what the QKV projection reads). Stored as
+ * {@value #FILE_NAME} (float32; tensor names in {@link RouterTensor}).
+ */
+public final class RouterWeights {
+
+    public static final String FILE_NAME = "polar-routers.safetensors";
+
+    /** Attention router of one layer: weight {@code [units, hidden]}, bias {@code [units]}. */
+    public record AttentionRouter(int units, int hidden, float[] weight, float[] bias) {
+        public AttentionRouter {
+            if (weight.length != units * hidden || bias.length != units)
+                throw new IllegalArgumentException("attention router of " + units + "x" + hidden + " given " + weight.length + " weights, " + bias.length + " biases");
+        }
+
+        /** Logits {@code [rows, units]} of inputs {@code x [rows, hidden]}. */
+        public float[] logits(float[] x, int rows) {
+            float[] out = new float[rows * units];
+            for (int i = 0; i < rows; i++) {
+                for (int u = 0; u < units; u++) out[i * units + u] = bias[u] + dot(x, i * hidden, weight, u * hidden, hidden);
+            }
+            return out;
+        }
+    }
+
+    /** MLP router of one layer: down {@code [rank, hidden]}, up {@code [ffn, rank]}. */
+    public record MlpRouter(int hidden, int rank, int ffn, float[] down, float[] up) {
+        public MlpRouter {
+            if (down.length != rank * hidden || up.length != ffn * rank)
+                throw new IllegalArgumentException("MLP router " + hidden + "->" + rank + "->" + ffn + " given " + down.length + " and " + up.length + " weights");
+        }
+
+        /** Logits {@code [rows, ffn]} of inputs {@code x [rows, hidden]}. */
+        public float[] logits(float[] x, int rows) {
+            float[] h = new float[rank];
+            float[] out = new float[rows * ffn];
+            for (int i = 0; i < rows; i++) {
+                for (int r = 0; r < rank; r++) h[r] = dot(x, i * hidden, down, r * hidden, hidden);
+                for (int n = 0; n < ffn; n++) out[i * ffn + n] = dot(h, 0, up, n * rank, rank);
+            }
+            return out;
+        }
+    }
+
+    private final AttentionRouter[] attention;
+    private final MlpRouter[] mlp;
+
+    /** Routers per layer; null entries mean "no router in this layer". Both arrays have one entry per layer. */
+    public RouterWeights(AttentionRouter[] attention, MlpRouter[] mlp) {
+        if (attention.length != mlp.length) throw new IllegalArgumentException(attention.length + " attention layers, " + mlp.length + " MLP layers");
+        this.attention = attention.clone();
+        this.mlp = mlp.clone();
+    }
+
+    public int layers() { return attention.length; }
+
+    /** The attention router of {@code layer}, or null. */
+    public AttentionRouter attention(int layer) { return layer < attention.length ? attention[layer] : null; }
+
+    /** The MLP router of {@code layer}, or null. */
+    public MlpRouter mlp(int layer) { return layer < mlp.length ? mlp[layer] : null; }
+
+    /**
+     * Throws, naming {@code source} and the missing or misshapen tensor, unless every layer that
+     * {@code plan} runs sparse has its router, shaped for a model of width {@code hidden}.
+     */
+    public void checkCovers(SparsityPlan plan, int hidden, String source) {
+        for (int l = 0; l < plan.layers(); l++) {
+            if (!plan.attnDense(l)) {
+                AttentionRouter a = attention(l);
+                if (a == null) throw new IllegalArgumentException(source + ": missing tensor " + RouterTensor.ATTN_WEIGHT.name(l)
+                        + " (the plan keeps " + plan.attnK(l) + " of " + plan.units() + " " + plan.attentionUnit().jsonName + " in layer " + l + ")");
+                if (a.units() != plan.units() || a.hidden() != hidden)
+                    throw new IllegalArgumentException(source + ": tensor " + RouterTensor.ATTN_WEIGHT.name(l) + " is [" + a.units() + ", " + a.hidden()
+                            + "], the model needs [" + plan.units() + ", " + hidden + "]");
+            }
+            MlpTable table = plan.mlp();
+            if (table != null && !plan.mlpDense(l, 1)) {
+                MlpRouter m = mlp(l);
+                if (m == null) throw new IllegalArgumentException(source + ": missing tensor " + RouterTensor.MLP_DOWN.name(l)
+                        + " (the plan's MLP table runs layer " + l + " sparse)");
+                if (m.hidden() != hidden || m.ffn() != table.ffn())
+                    throw new IllegalArgumentException(source + ": MLP router of layer " + l + " maps " + m.hidden() + " -> " + m.ffn()
+                            + ", the model needs " + hidden + " -> " + table.ffn());
+            }
+        }
+    }
+
+    /** The tensors to store (float32), in layer order (see {@link RouterTensor}). */
+    public List<Tensor> tensors() {
+        List<Tensor> out = new ArrayList<>();
+        for (int l = 0; l < layers(); l++) {
+            AttentionRouter a = attention[l];
+            if (a != null) {
+                out.add(Tensor.f32(RouterTensor.ATTN_WEIGHT.name(l), a.weight(), a.units(), a.hidden()));
+                out.add(Tensor.f32(RouterTensor.ATTN_BIAS.name(l), a.bias(), a.units()));
+            }
+            MlpRouter m = mlp[l];
+            if (m != null) {
+                out.add(Tensor.f32(RouterTensor.MLP_DOWN.name(l), m.down(), m.rank(), m.hidden()));
+                out.add(Tensor.f32(RouterTensor.MLP_UP.name(l), m.up(), m.ffn(), m.rank()));
+            }
+        }
+        return out;
+    }
+
+    /** A router tensor read onto the heap. */
+    private record Loaded(String name, long[] shape, float[] data) {}
+
+    /** Every tensor of {@code file}, which must all be float32. */
+    private static Map<String, Loaded> readFloat32(Path file) {
+        try (Arena arena = Arena.ofConfined()) {
+            Map<String, Loaded> out = new LinkedHashMap<>();
+            for (Tensor t : Safetensors.openFile(file, arena).tensors().values()) {
+                if (t.dtype() != DType.F32) throw new FormatException(file + ": tensor " + t.name() + " is " + t.dtype() + ", router files hold F32");
+                out.put(t.name(), new Loaded(t.name(), t.shape(), t.toFloatArray()));
+            }
+            return out;
+        } catch (NoSuchFileException e) {
+            throw new UncheckedIOException("router file not found: " + file, e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads {@code file}; errors name the file and the tensor (unknown names, missing partners, shapes that disagree). */
+    public static RouterWeights load(Path file) {
+        String source = file.toString();
+        Map<String, Loaded> tensors = readFloat32(file);
+        int layers = 0;
+        for (String name : tensors.keySet()) {
+            RouterTensor.Name n = RouterTensor.parse(name);
+            if (n == null) throw new FormatException(source + ": unexpected tensor " + name
+                    + " (router tensors are named layers.<layer>.{attn_router.weight, attn_router.bias, mlp_router.down.weight, mlp_router.up.weight})");
+            layers = Math.max(layers, n.layer() + 1);
+        }
+        AttentionRouter[] attention = new AttentionRouter[layers];
+        MlpRouter[] mlp = new MlpRouter[layers];
+        for (int l = 0; l < layers; l++) {
+            Loaded w = tensors.get(RouterTensor.ATTN_WEIGHT.name(l)), b = tensors.get(RouterTensor.ATTN_BIAS.name(l));
+            if (w != null || b != null) {
+                Loaded present = w != null ? w : b;
+                if (w == null) throw missing(source, RouterTensor.ATTN_WEIGHT.name(l), present.name());
+                if (b == null) throw missing(source, RouterTensor.ATTN_BIAS.name(l), present.name());
+                requireRank(source, w, 2);
+                requireRank(source, b, 1);
+                if (b.shape()[0] != w.shape()[0]) throw shapeMismatch(source, b, "[" + w.shape()[0] + "] to match " + w.name());
+                attention[l] = new AttentionRouter((int) w.shape()[0], (int) w.shape()[1], w.data(), b.data());
+            }
+            Loaded d = tensors.get(RouterTensor.MLP_DOWN.name(l)), u = tensors.get(RouterTensor.MLP_UP.name(l));
+            if (d != null || u != null) {
+                Loaded present = d != null ? d : u;
+                if (d == null) throw missing(source, RouterTensor.MLP_DOWN.name(l), present.name());
+                if (u == null) throw missing(source, RouterTensor.MLP_UP.name(l), present.name());
+                requireRank(source, d, 2);
+                requireRank(source, u, 2);
+                if (u.shape()[1] != d.shape()[0]) throw shapeMismatch(source, u, "[ffn, " + d.shape()[0] + "] to match " + d.name());
+                mlp[l] = new MlpRouter((int) d.shape()[1], (int) d.shape()[0], (int) u.shape()[0], d.data(), u.data());
+            }
+        }
+        return new RouterWeights(attention, mlp);
+    }
+
+    private static FormatException missing(String source, String name, String partner) {
+        return new FormatException(source + ": missing tensor " + name + " (" + partner + " is present)");
+    }
+
+    private static void requireRank(String source, Loaded t, int rank) {
+        if (t.shape().length != rank) throw shapeMismatch(source, t, rank + " dimensions");
+    }
+
+    private static FormatException shapeMismatch(String source, Loaded t, String expected) {
+        return new FormatException(source + ": tensor " + t.name() + " has shape " + Arrays.toString(t.shape()) + ", expected " + expected);
+    }
+
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float s = 0;
+        for (int i = 0; i < n; i++) s += a[aOff + i] * b[bOff + i];
+        return s;
+    }
+}
