@@ -7,6 +7,8 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import polar.engine.sparsity.PolarSparsity;
+import polar.engine.sparsity.RouterWeights;
 import polar.model.Model;
 import polar.model.ModelConfig;
 import polar.tornado.layers.KvBuffers;
@@ -14,10 +16,13 @@ import polar.tornado.layers.LayerGraphBuilder;
 import polar.tornado.layers.ModelBuffers;
 import polar.tornado.layers.Precision;
 import polar.tornado.layers.StepBuffers;
+import polar.tornado.layers.SparseAttentionBuffers;
 import polar.tornado.layers.StepShape;
 import polar.tornado.layers.TransformerShape;
 import polar.tornado.runtime.Backend;
 import polar.tornado.runtime.Executable;
+import polar.tornado.graph.Buffer;
+import polar.tornado.types.ElementType;
 import polar.tornado.types.FloatArray;
 import polar.tornado.types.IntArray;
 
@@ -40,6 +45,7 @@ public final class Engine implements AutoCloseable {
     private final KvCache cache;
     private final StepBuffers step;
     private final LayerGraphBuilder builder;
+    private final List<Buffer<?>> sparseBuffers = new ArrayList<>();
     private final int maxContext;
     private final int maxPartitions;
     private final Map<StepShape, Executable> compiled = new HashMap<>();
@@ -78,11 +84,43 @@ public final class Engine implements AutoCloseable {
         this.cache = new KvCache(backend, shape, precision.kvCache(), options.blockSize(), blocks, options.maxSequences(), maxContext);
         this.step = StepBuffers.allocate(backend, shape, precision, stepTokens, options.maxSequences(), maxPartitions);
         this.builder = builders.create(shape, precision, weights.buffers(), cache.buffers(), step, options.partitionSize());
+        if (options.sparsity() != null) builder.withSparseAttention(uploadSparsity(options.sparsity(), shape, stepTokens));
         this.tokenIds = new IntArray(stepTokens);
         this.positions = new IntArray(stepTokens);
         this.tokenSeq = new IntArray(stepTokens);
         this.lastRows = new IntArray(options.maxSequences());
         this.logits = new FloatArray(options.maxSequences() * config.vocabSize());
+    }
+
+    /** Uploads the attention routers once and allocates the router scores and selections of a step. */
+    private SparseAttentionBuffers uploadSparsity(PolarSparsity sparsity, TransformerShape shape, int stepTokens) {
+        sparsity.checkFits(config, "sparsity");
+        int layers = shape.layers();
+        int units = sparsity.plan().units();
+        List<Buffer<FloatArray>> w = new ArrayList<>(), b = new ArrayList<>();
+        int[] k = new int[layers];
+        int maxK = 1;
+        for (int l = 0; l < layers; l++) {
+            RouterWeights.AttentionRouter r = sparsity.routesAttention(l) ? sparsity.routers().attention(l) : null;
+            if (r == null) {
+                w.add(null);
+                b.add(null);
+                continue;
+            }
+            Buffer<FloatArray> wb = backend.upload(FloatArray.of(r.weight()), "router" + l + ".weight");
+            Buffer<FloatArray> bb = backend.upload(FloatArray.of(r.bias()), "router" + l + ".bias");
+            sparseBuffers.add(wb);
+            sparseBuffers.add(bb);
+            w.add(wb);
+            b.add(bb);
+            k[l] = sparsity.plan().attnK(l);
+            maxK = Math.max(maxK, k[l]);
+        }
+        Buffer<FloatArray> scores = backend.allocate(ElementType.F32, (long) stepTokens * units, "step.routerScores");
+        Buffer<IntArray> selected = backend.allocate(ElementType.I32, (long) stepTokens * maxK, "step.selected");
+        sparseBuffers.add(scores);
+        sparseBuffers.add(selected);
+        return new SparseAttentionBuffers(units, w, b, k, scores, selected);
     }
 
     public Backend backend() { return backend; }
@@ -263,6 +301,7 @@ public final class Engine implements AutoCloseable {
 
     @Override
     public void close() {
+        for (Buffer<?> b : sparseBuffers) backend.free(b);
         step.free(backend);
         cache.close();
         weights.close();

@@ -14,6 +14,8 @@ import polar.tornado.kernels.Attention;
 import polar.tornado.kernels.Embeddings;
 import polar.tornado.kernels.Norms;
 import polar.tornado.kernels.Rope;
+import polar.tornado.kernels.SelectiveAttention;
+import polar.tornado.kernels.TopK;
 import polar.tornado.types.DeviceArray;
 import polar.tornado.types.ElementType;
 import polar.tornado.types.FloatArray;
@@ -37,6 +39,8 @@ public class LayerGraphBuilder {
     protected final StepBuffers step;
     /** Positions per split-K partition (best a multiple of {@link Attention#TILE}). */
     protected final int partitionSize;
+    /** Polar Sparsity's attention part, or null: dense. */
+    protected SparseAttentionBuffers sparseAttention;
 
     public LayerGraphBuilder(TransformerShape shape, Precision precision, ModelBuffers weights, KvBuffers kv, StepBuffers step,
                              int partitionSize) {
@@ -56,6 +60,28 @@ public class LayerGraphBuilder {
         this.kv = kv;
         this.step = step;
         this.partitionSize = partitionSize;
+    }
+
+    /**
+     * Adds Polar Sparsity's attention to decode steps (layers >= 1 with a router): the router GEMM
+     * (+bias) over the same normed input as QKV, {@code TopK.small} into {@code selected}, and
+     * {@code SelectiveAttention} in place of dense attention. Set before the first {@link #build}.
+     */
+    public LayerGraphBuilder withSparseAttention(SparseAttentionBuffers sparse) {
+        if (sparse != null) {
+            if (sparse.units() != shape.kvHeads()) throw new IllegalArgumentException("router of " + sparse.units() + " units, model has " + shape.kvHeads() + " KV heads");
+            if (sparse.units() > TopK.SMALL_MAX) throw new IllegalArgumentException(sparse.units() + " units exceed TopK.small's " + TopK.SMALL_MAX);
+            for (int l = 0; l < shape.layers(); l++) {
+                if (sparse.sparse(l) && sparse.k()[l] > sparse.units()) throw new IllegalArgumentException("layer " + l + " keeps " + sparse.k()[l] + " of " + sparse.units() + " units");
+            }
+        }
+        this.sparseAttention = sparse;
+        return this;
+    }
+
+    /** Whether layer {@code l} of a step of shape {@code s} uses selective attention. */
+    protected boolean selective(int l, StepShape s) {
+        return sparseAttention != null && s.kind() == StepShape.Kind.DECODE && sparseAttention.sparse(l);
     }
 
     /** Every graph of a step, in order. */
@@ -98,6 +124,7 @@ public class LayerGraphBuilder {
         norm(g, step.x(), w.attnNorm(), w.attnNormBias(), step.normed(), t);
         g.gemm(step.normed(), 0, w.qkv(), 0, step.qkv(), 0, t, shape.qkvDim(), hidden, 1f, 0f);
         addBias(g, step.qkv(), w.qkvBias(), t, shape.qkvDim());
+        if (selective(l, s)) route(g, l, t);
         if (shape.positions() == TransformerShape.Positions.ROTARY) {
             int rotated = shape.heads() + shape.kvHeads();
             g.parallel(Rope::rotate, Grid.of(t, rotated * shape.ropeDims() / 2), step.qkv(), step.positions(), weights.inverseFrequencies(),
@@ -123,8 +150,54 @@ public class LayerGraphBuilder {
         return g;
     }
 
+    /** Attention router of layer {@code l}: {@code scores = normed . W^T + b}, then each token's top-k units into {@code selected}. */
+    protected void route(TaskGraph g, int l, int t) {
+        SparseAttentionBuffers sp = sparseAttention;
+        int units = sp.units();
+        int k = sp.k()[l];
+        g.gemm(step.normed(), 0, sp.routerWeight().get(l), 0, sp.scores(), 0, t, units, shape.hidden(), 1f, 0f);
+        addBias(g, sp.scores(), sp.routerBias().get(l), t, units);
+        g.kernel(TopK::small, Grid.groups(t, TopK.smallThreads(units)), sp.scores(), sp.selected(), i32(units), i32(k));
+    }
+
+    /** Selective paged attention of the units in {@code selected} (zeros elsewhere), into {@code step.attn}. */
+    protected void selectiveAttention(TaskGraph g, int l, StepShape s) {
+        int t = s.tokens();
+        int p = s.partitions();
+        int k = sparseAttention.k()[l];
+        Grid grid = Grid.groups(k, t, p, Attention.THREADS);
+        float scale = (float) (1.0 / Math.sqrt(shape.headDim()));
+        Buffer<?> kc = kv.keys().get(l), v = kv.values().get(l);
+        boolean half = halfAttention();
+        if (half) {
+            g.kernel(SelectiveAttention::pagedHalf, grid, step.qkv(), as(kc, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
+                    step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F16), step.partOut(), step.partStats(),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale), i32(k),
+                    constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
+        } else {
+            g.kernel(SelectiveAttention::paged, grid, step.qkv(), as(kc, ElementType.F32), as(v, ElementType.F32), kv.blockTable(), step.tokenSeq(),
+                    step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale), i32(k),
+                    constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
+        }
+        if (p > 1) {
+            Grid cells = Grid.of(t, k * shape.group() * shape.headDim());
+            if (half) {
+                g.parallel(SelectiveAttention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
+                        as(step.attn(), ElementType.F16), i32(t), i32(k), i32(shape.heads()), constant(shape.headDim()), i32(shape.group()), i32(p), i32(partitionSize));
+            } else {
+                g.parallel(SelectiveAttention::combine, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
+                        as(step.attn(), ElementType.F32), i32(t), i32(k), i32(shape.heads()), constant(shape.headDim()), i32(shape.group()), i32(p), i32(partitionSize));
+            }
+        }
+    }
+
     /** Seam for selective attention: dense paged attention of every query head, into {@code step.attn}. */
     protected void attention(TaskGraph g, int l, StepShape s) {
+        if (selective(l, s)) {
+            selectiveAttention(g, l, s);
+            return;
+        }
         int t = s.tokens();
         int p = s.partitions();
         Grid grid = Grid.groups(shape.kvHeads(), t, p, Attention.THREADS);
