@@ -29,7 +29,7 @@ final class SparsityFlags {
         Path dir = o.has(ROUTERS.key()) ? Path.of(o.string(ROUTERS.key(), "")) : Files.isDirectory(model) ? model : model.toAbsolutePath().getParent();
         for (String name : List.of(SparsityPlan.FILE_NAME, RouterWeights.FILE_NAME)) {
             if (!Files.isRegularFile(dir.resolve(name))) {
-                throw new UsageException("--sparsity polar needs " + name + ", missing in " + dir + " (train routers, or give their folder with --routers DIR)");
+                throw new IllegalStateException("--sparsity polar needs " + name + ", missing in " + dir + " (train routers, or give their folder with --routers DIR)");
             }
         }
         PolarSparsity s = PolarSparsity.load(dir);

@@ -19,12 +19,12 @@ import polar.runtime.jvm.JvmBackend;
 import polar.tornado.runtime.Backend;
 
 /** Decode with Polar Sparsity's selective attention (jvm backend): exact at density 1, finite with the trained routers at 0.5. */
-class PolarDecodeTest {
+public class PolarDecodeTest {
     static final int STEPS = 6;
     static final int[][] PROMPTS = {{0, 557, 547, 260, 455, 13, 443, 298, 260, 482}, {0, 390, 949, 1854, 339, 262}};
 
     /** {@code weights-tools/trained/<model>}, found from the working directory upwards. */
-    static Path trained(String model) {
+    public static Path trained(String model) {
         for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
             Path dir = p.resolve("weights-tools/trained").resolve(model);
             if (Files.isDirectory(dir)) return dir;
