@@ -36,7 +36,7 @@ final class GenerateCommand implements Command {
     private static final Options.Spec FORMAT = new Options.Spec(List.of("--format"), true, "text or json (default text)");
     private static final Options.Spec HELP = new Options.Spec(List.of("-h", "--help"), false, "this help");
     private static final List<Options.Spec> SPECS = List.of(MODEL, PROMPT, TOKENS, TEMPERATURE, TOP_P, TOP_K, SEED, BACKEND, DEVICE,
-            SparsityFlags.SPARSITY, SparsityFlags.ROUTERS, SparsityFlags.DENSITY, FORMAT, HELP);
+            SparsityFlags.SPARSITY, SparsityFlags.ROUTERS, SparsityFlags.DENSITY, SparsityFlags.MLP, FORMAT, HELP);
 
     private final PrintStream out;
     private final PrintStream err;

@@ -17,13 +17,16 @@ final class SparsityFlags {
     static final Options.Spec DENSITY = new Options.Spec(List.of("--attn-density"), true,
             "attention units kept per sequence in layers 1.. with --sparsity polar, in (0, 1] (default: the plan's)");
 
+    static final Options.Spec MLP = new Options.Spec(List.of("--mlp"), true,
+            "with --sparsity polar: polar (the plan's MLP table, ReLU models) or dense (default polar)");
+
     private SparsityFlags() {}
 
     /** Null for dense; else the plan and routers, checked against the model. */
     static PolarSparsity resolve(Options o, Path model, ModelConfig config) {
         String mode = o.choice(SPARSITY.key(), "dense", List.of("dense", "polar"));
         if (mode.equals("dense")) {
-            if (o.has(ROUTERS.key()) || o.has(DENSITY.key())) throw new UsageException("--routers and --attn-density need --sparsity polar");
+            if (o.has(ROUTERS.key()) || o.has(DENSITY.key()) || o.has(MLP.key())) throw new UsageException("--routers, --attn-density and --mlp need --sparsity polar");
             return null;
         }
         Path dir = o.has(ROUTERS.key()) ? Path.of(o.string(ROUTERS.key(), "")) : Files.isDirectory(model) ? model : model.toAbsolutePath().getParent();
@@ -37,6 +40,7 @@ final class SparsityFlags {
             float d = o.number(DENSITY.key(), 1f, Float.MIN_VALUE, 1f);
             s = s.withAttentionDensity(d);
         }
+        if (o.choice(MLP.key(), "polar", List.of("polar", "dense")).equals("dense")) s = s.withoutMlp();
         s.checkFits(config, dir.toString());
         return s;
     }

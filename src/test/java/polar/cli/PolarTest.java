@@ -103,7 +103,7 @@ class PolarTest {
         Run dense = polar(common);
         assertEquals(0, dense.code(), dense.err());
         JsonFields d = JsonFields.of(Json.parse(dense.out().strip()), "dense");
-        Run full = polar(concat(common, "--sparsity", "polar", "--routers", routers.toString(), "--attn-density", "1"));
+        Run full = polar(concat(common, "--sparsity", "polar", "--routers", routers.toString(), "--attn-density", "1", "--mlp", "dense"));
         assertEquals(0, full.code(), full.err());
         JsonFields f = JsonFields.of(Json.parse(full.out().strip()), "polar 1.0");
         Run half = polar(concat(common, "--sparsity", "polar", "--routers", routers.toString(), "--attn-density", "0.5"));

@@ -25,6 +25,11 @@ public record PolarSparsity(SparsityPlan plan, RouterWeights routers) {
         return new PolarSparsity(plan.withAttentionDensity(density), routers);
     }
 
+    /** The same with the MLP dense (attention sparsity only). */
+    public PolarSparsity withoutMlp() {
+        return new PolarSparsity(plan.withMlp(null), routers);
+    }
+
     /** Checks plan and routers against the model. */
     public void checkFits(ModelConfig config, String source) {
         plan.checkFits(config, source);

@@ -55,15 +55,31 @@ public class PolarDecodeTest {
     @ValueSource(strings = {"tiny-llama", "tiny-opt"})
     void allUnitsSelectedMatchesDense(String name) throws Exception {
         Model model = ModelLoader.load(SharedAssets.require("models/" + name));
-        PolarSparsity polar = PolarSparsity.load(trained(name)).withAttentionDensity(1.0);
+        PolarSparsity polar = PolarSparsity.load(trained(name)).withAttentionDensity(1.0).withoutMlp();
         float[][][] dense = run(model, null);
         float[][][] sparse = run(model, polar);
+        assertClose(name, dense, sparse, 1e-4f);
+    }
+
+    /** tiny-opt with every neuron through the sparse MLP kernels (router, top-k, FC1, FC2) gives the dense tokens, logits within float rounding. */
+    @org.junit.jupiter.api.Test
+    void allNeuronsThroughTheSparseMlpMatchDense() throws Exception {
+        Model model = ModelLoader.load(SharedAssets.require("models/tiny-opt"));
+        PolarSparsity polar = PolarSparsity.load(trained("tiny-opt")).withAttentionDensity(1.0);
+        MlpTable t = polar.plan().mlp();
+        int[][] all = new int[t.layers()][t.batchSizes().length];
+        for (int[] row : all) java.util.Arrays.fill(row, t.ffn());
+        polar = new PolarSparsity(polar.plan().withMlp(new MlpTable(t.ffn(), t.tile(), 1.0, t.score(), t.recall(), t.batchSizes(), all)), polar.routers());
+        assertClose("tiny-opt sparse MLP", run(model, null), run(model, polar), 1e-3f);
+    }
+
+    static void assertClose(String name, float[][][] dense, float[][][] sparse, float tolerance) {
         for (int s = 0; s <= STEPS; s++) {
             for (int q = 0; q < 2; q++) {
                 assertEquals(argmax(dense[s][q]), argmax(sparse[s][q]), name + " token of step " + s + ", sequence " + q);
                 for (int i = 0; i < dense[s][q].length; i++) {
                     float d = dense[s][q][i], p = sparse[s][q][i];
-                    assertTrue(Math.abs(d - p) <= 1e-4f * Math.max(1f, Math.abs(d)), name + " step " + s + " logit " + i + ": " + d + " vs " + p);
+                    assertTrue(Math.abs(d - p) <= tolerance * Math.max(1f, Math.abs(d)), name + " step " + s + " logit " + i + ": " + d + " vs " + p);
                 }
             }
         }

@@ -13,7 +13,9 @@ import polar.tornado.kernels.Activations;
 import polar.tornado.kernels.Attention;
 import polar.tornado.kernels.Embeddings;
 import polar.tornado.kernels.Norms;
+import polar.tornado.kernels.MlpRouterScores;
 import polar.tornado.kernels.Rope;
+import polar.tornado.kernels.SparseMlp;
 import polar.tornado.kernels.SelectiveAttention;
 import polar.tornado.kernels.TopK;
 import polar.tornado.types.DeviceArray;
@@ -41,6 +43,8 @@ public class LayerGraphBuilder {
     protected final int partitionSize;
     /** Polar Sparsity's attention part, or null: dense. */
     protected SparseAttentionBuffers sparseAttention;
+    /** Polar Sparsity's MLP part (ReLU models), or null: dense. */
+    protected SparseMlpBuffers sparseMlp;
 
     public LayerGraphBuilder(TransformerShape shape, Precision precision, ModelBuffers weights, KvBuffers kv, StepBuffers step,
                              int partitionSize) {
@@ -76,6 +80,18 @@ public class LayerGraphBuilder {
             }
         }
         this.sparseAttention = sparse;
+        return this;
+    }
+
+    /**
+     * Adds Polar Sparsity's MLP to decode steps (ReLU models, layers >= 1 with a router and a k below
+     * ffn for the step's batch): router GEMMs, batch aggregation, {@code TopK.large}, {@code SparseMlp}
+     * FC1 and FC2. Set before the first {@link #build}.
+     */
+    public LayerGraphBuilder withSparseMlp(SparseMlpBuffers sparse) {
+        if (sparse != null && shape.mlp() != TransformerShape.Mlp.RELU) throw new IllegalArgumentException("the sparse MLP needs a ReLU model");
+        if (sparse != null && shape.hidden() % SparseMlp.HIDDEN_MULTIPLE != 0) throw new IllegalArgumentException("hidden " + shape.hidden() + " is not a multiple of " + SparseMlp.HIDDEN_MULTIPLE);
+        this.sparseMlp = sparse;
         return this;
     }
 
@@ -239,6 +255,11 @@ public class LayerGraphBuilder {
     protected void mlp(TaskGraph g, int l, StepShape s) {
         LayerBuffers w = weights.layers().get(l);
         int t = s.tokens();
+        int kk = sparseMlp != null && s.kind() == StepShape.Kind.DECODE ? sparseMlp.k(l, t, shape.ffn()) : -1;
+        if (kk > 0) {
+            sparseMlp(g, l, t, kk);
+            return;
+        }
         int ffn = shape.ffn();
         g.gemm(step.normed(), 0, w.up(), 0, step.mlpIn(), 0, t, shape.mlpInDim(), shape.hidden(), 1f, 0f);
         Grid grid = Grid.of(t, ffn);
@@ -255,6 +276,31 @@ public class LayerGraphBuilder {
         }
         g.gemm(step.mlpAct(), 0, w.down(), 0, step.x(), 0, t, shape.hidden(), ffn, 1f, 1f);
         addBias(g, step.x(), w.downBias(), t, shape.hidden());
+    }
+
+    /** The sparse MLP of layer {@code l} over {@code k} neurons chosen for the whole batch of {@code t} tokens; FC2 adds into the residual with its bias. */
+    protected void sparseMlp(TaskGraph g, int l, int t, int k) {
+        SparseMlpBuffers sp = sparseMlp;
+        LayerBuffers w = weights.layers().get(l);
+        int ffn = shape.ffn(), hidden = shape.hidden(), r = sp.rank()[l];
+        g.gemm(step.normed(), 0, sp.routerDown().get(l), 0, sp.low(), 0, t, r, hidden, 1f, 0f);
+        g.gemm(sp.low(), 0, sp.routerUp().get(l), 0, sp.scores(), 0, t, ffn, r, 1f, 0f);
+        if (sp.softplus()) g.parallel(MlpRouterScores::batchSoftplusSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
+        else g.parallel(SparseMlp::batchReluSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
+        g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), sp.sums(), sp.active(), i32(ffn), i32(k));
+        int tile = Math.min(SparseMlp.MAX_BATCH_TILE, t);
+        int batchTiles = (t + tile - 1) / tile;
+        Grid fc1 = Grid.groups(batchTiles, (k + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS);
+        Grid fc2 = Grid.groups(batchTiles, (hidden + SparseMlp.CHUNK - 1) / SparseMlp.CHUNK, 1, SparseMlp.THREADS);
+        boolean halfX = step.normed().type() == ElementType.F16, halfW = w.up().type() == ElementType.F16;
+        Buffer<?> x = step.normed(), w1 = w.up();
+        if (halfX && halfW) g.kernel(SparseMlp::fc1F16F16, fc1, as(x, ElementType.F16), as(w1, ElementType.F16), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
+        else if (halfX) g.kernel(SparseMlp::fc1F16F32, fc1, as(x, ElementType.F16), as(w1, ElementType.F32), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
+        else if (halfW) g.kernel(SparseMlp::fc1F32F16, fc1, as(x, ElementType.F32), as(w1, ElementType.F16), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
+        else g.kernel(SparseMlp::fc1F32F32, fc1, as(x, ElementType.F32), as(w1, ElementType.F32), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
+        Buffer<?> w2t = sp.w2t().get(l);
+        if (w2t.type() == ElementType.F16) g.kernel(SparseMlp::fc2F16, fc2, sp.h(), as(w2t, ElementType.F16), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(1), constant(tile));
+        else g.kernel(SparseMlp::fc2F32, fc2, sp.h(), as(w2t, ElementType.F32), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(1), constant(tile));
     }
 
     /** Writes the step's new K and V of layer {@code l} into the paged cache. */
