@@ -13,7 +13,7 @@ public final class MlpRouterScores {
             float s = 0f;
             for (int b = 0; b < batch; b++) {
                 float z = scores.get(b * ffn + c);
-                s += z > 0f ? z + (float) Math.log(1.0 + Math.exp(-z)) : (float) Math.log(1.0 + Math.exp(z));
+                s += z > 0f ? z + (float) Math.log(1f + (float) Math.exp(-z)) : (float) Math.log(1f + (float) Math.exp(z));
             }
             sums.set(c, s);
         }
