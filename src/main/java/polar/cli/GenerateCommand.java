@@ -10,6 +10,7 @@ import polar.engine.EmbeddedModel;
 import polar.engine.Engine;
 import polar.engine.EngineOptions;
 import polar.engine.Generator;
+import polar.engine.sparsity.PolarSparsity;
 import polar.formats.Json;
 import polar.model.Model;
 import polar.model.ModelLoader;
@@ -32,11 +33,10 @@ final class GenerateCommand implements Command {
     private static final Options.Spec SEED = new Options.Spec(List.of("--seed"), true, "random seed for sampling (default 42)");
     private static final Options.Spec BACKEND = new Options.Spec(List.of("--backend"), true, "jvm, opencl, cuda or auto (default auto)");
     private static final Options.Spec DEVICE = new Options.Spec(List.of("--device"), true, "device index of the backend (default 0)");
-    private static final Options.Spec SPARSITY = new Options.Spec(List.of("--sparsity"), true, "dense or polar (default dense)");
     private static final Options.Spec FORMAT = new Options.Spec(List.of("--format"), true, "text or json (default text)");
     private static final Options.Spec HELP = new Options.Spec(List.of("-h", "--help"), false, "this help");
     private static final List<Options.Spec> SPECS = List.of(MODEL, PROMPT, TOKENS, TEMPERATURE, TOP_P, TOP_K, SEED, BACKEND, DEVICE,
-            SPARSITY, FORMAT, HELP);
+            SparsityFlags.SPARSITY, SparsityFlags.ROUTERS, SparsityFlags.DENSITY, SparsityFlags.MLP, FORMAT, HELP);
 
     private final PrintStream out;
     private final PrintStream err;
@@ -67,13 +67,12 @@ final class GenerateCommand implements Command {
                 o.integer(TOP_K.key(), 0, 0), o.number(TOP_P.key(), 1f, Float.MIN_VALUE, 1f), o.longValue(SEED.key(), 42));
         String backendName = o.choice(BACKEND.key(), Backends.AUTO, List.of("jvm", "opencl", "cuda", Backends.AUTO));
         int device = o.integer(DEVICE.key(), 0, 0);
-        String sparsity = o.choice(SPARSITY.key(), "dense", List.of("dense", "polar"));
         boolean json = o.choice(FORMAT.key(), "text", List.of("text", "json")).equals("json");
-        if (sparsity.equals("polar")) throw new UnsupportedOperationException("--sparsity polar is not available yet; use --sparsity dense");
 
         long t0 = System.nanoTime();
         Path path = o.has(MODEL.key()) ? Path.of(o.string(MODEL.key(), "")) : EmbeddedModel.path();
         Model model = ModelLoader.load(path);
+        PolarSparsity sparsity = SparsityFlags.resolve(o, path, model.config());
         Tokenizer tokenizer = model.tokenizer();
         int[] ids = tokenizer.encode(prompt, true);
         int context = model.config().maxPositions();
@@ -81,7 +80,8 @@ final class GenerateCommand implements Command {
             throw new ContextOverflowException("the prompt has " + ids.length + " tokens, more than the model's context of " + context);
         }
         if (ids.length == 0) throw new UsageException("the prompt is empty and the model adds no BOS token");
-        EngineOptions options = EngineOptions.defaults().withMaxSequences(1).withMaxContext(Math.min(context, ids.length + Math.max(1, maxTokens)));
+        EngineOptions options = EngineOptions.defaults().withMaxSequences(1).withMaxContext(Math.min(context, ids.length + Math.max(1, maxTokens)))
+                .withSparsity(sparsity);
         try (Backend backend = Backends.open(backendName, device); Engine engine = new Engine(backend, model, options)) {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
             Generator generator = new Generator(engine);

@@ -49,6 +49,7 @@ public final class Polar {
     static List<Command> commands(PrintStream out, PrintStream err) {
         List<Command> commands = new ArrayList<>();
         commands.add(new GenerateCommand(out, err));
+        commands.add(new EvalCommand(out, err));
         for (Command c : ServiceLoader.load(Command.class)) {
             if (commands.stream().noneMatch(k -> k.name().equals(c.name()))) commands.add(c);
         }

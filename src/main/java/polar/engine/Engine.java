@@ -7,6 +7,8 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import polar.engine.sparsity.PolarSparsity;
+import polar.engine.sparsity.RouterWeights;
 import polar.model.Model;
 import polar.model.ModelConfig;
 import polar.tornado.layers.KvBuffers;
@@ -14,10 +16,16 @@ import polar.tornado.layers.LayerGraphBuilder;
 import polar.tornado.layers.ModelBuffers;
 import polar.tornado.layers.Precision;
 import polar.tornado.layers.StepBuffers;
+import polar.tornado.layers.SparseAttentionBuffers;
+import polar.tornado.layers.SparseMlpBuffers;
+import polar.engine.sparsity.MlpScore;
+import polar.engine.sparsity.MlpTable;
 import polar.tornado.layers.StepShape;
 import polar.tornado.layers.TransformerShape;
 import polar.tornado.runtime.Backend;
 import polar.tornado.runtime.Executable;
+import polar.tornado.graph.Buffer;
+import polar.tornado.types.ElementType;
 import polar.tornado.types.FloatArray;
 import polar.tornado.types.IntArray;
 
@@ -40,6 +48,7 @@ public final class Engine implements BatchEngine {
     private final KvCache cache;
     private final StepBuffers step;
     private final LayerGraphBuilder builder;
+    private final List<Buffer<?>> sparseBuffers = new ArrayList<>();
     private final int maxContext;
     private final int maxPartitions;
     private final Map<StepShape, Executable> compiled = new HashMap<>();
@@ -78,11 +87,100 @@ public final class Engine implements BatchEngine {
         this.cache = new KvCache(backend, shape, precision.kvCache(), options.blockSize(), blocks, options.maxSequences(), maxContext);
         this.step = StepBuffers.allocate(backend, shape, precision, stepTokens, options.maxSequences(), maxPartitions);
         this.builder = builders.create(shape, precision, weights.buffers(), cache.buffers(), step, options.partitionSize());
+        if (options.sparsity() != null) {
+            builder.withSparseAttention(uploadSparsity(options.sparsity(), shape, stepTokens));
+            SparseMlpBuffers mlp = uploadSparseMlp(options.sparsity(), model, shape, stepTokens);
+            if (mlp != null) builder.withSparseMlp(mlp);
+        }
         this.tokenIds = new IntArray(stepTokens);
         this.positions = new IntArray(stepTokens);
         this.tokenSeq = new IntArray(stepTokens);
         this.lastRows = new IntArray(options.maxSequences());
         this.logits = new FloatArray(options.maxSequences() * config.vocabSize());
+    }
+
+    /** Uploads the attention routers once and allocates the router scores and selections of a step. */
+    private SparseAttentionBuffers uploadSparsity(PolarSparsity sparsity, TransformerShape shape, int stepTokens) {
+        sparsity.checkFits(config, "sparsity");
+        int layers = shape.layers();
+        int units = sparsity.plan().units();
+        List<Buffer<FloatArray>> w = new ArrayList<>(), b = new ArrayList<>();
+        int[] k = new int[layers];
+        int maxK = 1;
+        for (int l = 0; l < layers; l++) {
+            RouterWeights.AttentionRouter r = sparsity.routesAttention(l) ? sparsity.routers().attention(l) : null;
+            if (r == null) {
+                w.add(null);
+                b.add(null);
+                continue;
+            }
+            Buffer<FloatArray> wb = backend.upload(FloatArray.of(r.weight()), "router" + l + ".weight");
+            Buffer<FloatArray> bb = backend.upload(FloatArray.of(r.bias()), "router" + l + ".bias");
+            sparseBuffers.add(wb);
+            sparseBuffers.add(bb);
+            w.add(wb);
+            b.add(bb);
+            k[l] = sparsity.plan().attnK(l);
+            maxK = Math.max(maxK, k[l]);
+        }
+        Buffer<FloatArray> scores = backend.allocate(ElementType.F32, (long) stepTokens * units, "step.routerScores");
+        Buffer<IntArray> selected = backend.allocate(ElementType.I32, (long) stepTokens * maxK, "step.selected");
+        sparseBuffers.add(scores);
+        sparseBuffers.add(selected);
+        return new SparseAttentionBuffers(units, w, b, k, scores, selected);
+    }
+
+    /**
+     * The MLP part of the plan (ReLU models with an MLP table and routers): routers, transposed
+     * down weights (float32) and scratch; null when every layer's MLP stays dense.
+     */
+    private SparseMlpBuffers uploadSparseMlp(PolarSparsity sparsity, Model model, TransformerShape shape, int stepTokens) {
+        MlpTable table = sparsity.plan().mlp();
+        if (table == null || shape.mlp() != TransformerShape.Mlp.RELU) return null;
+        int layers = shape.layers(), ffn = shape.ffn(), hidden = shape.hidden();
+        List<Buffer<FloatArray>> down = new ArrayList<>(), up = new ArrayList<>();
+        List<Buffer<?>> w2t = new ArrayList<>();
+        int[] rank = new int[layers];
+        int[][] k = new int[layers][options.maxSequences()];
+        int maxRank = 1;
+        boolean any = false;
+        for (int l = 0; l < layers; l++) {
+            RouterWeights.MlpRouter r = l >= 1 ? sparsity.routers().mlp(l) : null;
+            // 0: dense. k == ffn runs dense too, unless the table never falls back (denseAbove 1: every neuron through the sparse kernels).
+            for (int b = 1; b <= options.maxSequences(); b++) {
+                int n = r == null ? 0 : table.k(l, b);
+                k[l][b - 1] = n == ffn && table.denseAbove() < 1 ? 0 : n;
+            }
+            boolean used = Arrays.stream(k[l]).anyMatch(n -> n > 0);
+            if (!used) {
+                down.add(null);
+                up.add(null);
+                w2t.add(null);
+                continue;
+            }
+            any = true;
+            rank[l] = r.rank();
+            maxRank = Math.max(maxRank, r.rank());
+            down.add(track(backend.upload(FloatArray.of(r.down()), "mlpRouter" + l + ".down")));
+            up.add(track(backend.upload(FloatArray.of(r.up()), "mlpRouter" + l + ".up")));
+            float[] w2 = model.weights().layers().get(l).down().toFloatArray(); // [hidden, ffn]
+            float[] t = new float[w2.length];
+            for (int row = 0; row < hidden; row++) for (int c = 0; c < ffn; c++) t[c * hidden + row] = w2[row * ffn + c];
+            w2t.add(track(backend.upload(FloatArray.of(t), "layer" + l + ".w2t")));
+        }
+        if (!any) return null;
+        return new SparseMlpBuffers(down, up, rank, w2t, k, table.score() == MlpScore.SOFTPLUS_SUM,
+                track(backend.allocate(ElementType.F32, (long) stepTokens * maxRank, "step.mlpRouterLow")),
+                track(backend.allocate(ElementType.F32, (long) stepTokens * ffn, "step.mlpRouterScores")),
+                track(backend.allocate(ElementType.F32, ffn, "step.mlpScoreSums")),
+                track(backend.allocate(ElementType.I32, ffn, "step.mlpActive")),
+                track(backend.allocate(ElementType.F32, (long) stepTokens * ffn, "step.mlpH")),
+                track(backend.allocate(ElementType.F32, 1, "step.mlpPartial")));
+    }
+
+    private <T extends polar.tornado.types.DeviceArray> Buffer<T> track(Buffer<T> b) {
+        sparseBuffers.add(b);
+        return b;
     }
 
     public Backend backend() { return backend; }
@@ -273,6 +371,7 @@ public final class Engine implements BatchEngine {
 
     @Override
     public void close() {
+        for (Buffer<?> b : sparseBuffers) backend.free(b);
         step.free(backend);
         cache.close();
         weights.close();

@@ -85,10 +85,38 @@ class PolarTest {
         assertTrue(missing.err().contains("/nowhere/model"), missing.err());
         Run sparse = polar("generate", "-p", "x", "--sparsity", "polar", "--backend", "jvm");
         assertEquals(1, sparse.code());
-        assertTrue(sparse.err().contains("not available yet"), sparse.err());
+        assertTrue(sparse.err().contains("polar-sparsity.json"), sparse.err());
         Run tooLong = polar("generate", "-p", "word ".repeat(1100), "--backend", "jvm");
         assertEquals(1, tooLong.code());
         assertTrue(tooLong.err().contains("more than the model's context of 1024"), tooLong.err());
         assertEquals(1, tooLong.err().strip().lines().count(), tooLong.err());
+    }
+
+    /** Teacher-forced perplexity: polar with every unit selected equals dense; at density 0.5 it is finite. */
+    @Test
+    void evalPerplexityDenseAndPolar() throws Exception {
+        Path model = SharedAssets.require("models/tiny-opt");
+        Path text = SharedAssets.require("corpus/tinystories/valid-sample.txt");
+        Path routers = polar.engine.sparsity.PolarDecodeTest.trained("tiny-opt");
+        String[] common = {"eval", "perplexity", "-m", model.toString(), "--text", text.toString(), "--window", "16", "--max-tokens", "32",
+                "--backend", "jvm", "--format", "json"};
+        Run dense = polar(common);
+        assertEquals(0, dense.code(), dense.err());
+        JsonFields d = JsonFields.of(Json.parse(dense.out().strip()), "dense");
+        Run full = polar(concat(common, "--sparsity", "polar", "--routers", routers.toString(), "--attn-density", "1", "--mlp", "dense"));
+        assertEquals(0, full.code(), full.err());
+        JsonFields f = JsonFields.of(Json.parse(full.out().strip()), "polar 1.0");
+        Run half = polar(concat(common, "--sparsity", "polar", "--routers", routers.toString(), "--attn-density", "0.5"));
+        assertEquals(0, half.code(), half.err());
+        double h = JsonFields.of(Json.parse(half.out().strip()), "polar 0.5").number("perplexity");
+        assertEquals(30, d.integer("tokens"));
+        assertEquals(d.number("perplexity"), f.number("perplexity"), 1e-4 * d.number("perplexity"));
+        assertTrue(Double.isFinite(h) && h > 1, "perplexity " + h);
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
     }
 }

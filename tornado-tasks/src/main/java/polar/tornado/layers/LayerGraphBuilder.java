@@ -13,7 +13,11 @@ import polar.tornado.kernels.Activations;
 import polar.tornado.kernels.Attention;
 import polar.tornado.kernels.Embeddings;
 import polar.tornado.kernels.Norms;
+import polar.tornado.kernels.MlpRouterScores;
 import polar.tornado.kernels.Rope;
+import polar.tornado.kernels.SparseMlp;
+import polar.tornado.kernels.SelectiveAttention;
+import polar.tornado.kernels.TopK;
 import polar.tornado.types.DeviceArray;
 import polar.tornado.types.ElementType;
 import polar.tornado.types.FloatArray;
@@ -37,6 +41,10 @@ public class LayerGraphBuilder {
     protected final StepBuffers step;
     /** Positions per split-K partition (best a multiple of {@link Attention#TILE}). */
     protected final int partitionSize;
+    /** Polar Sparsity's attention part, or null: dense. */
+    protected SparseAttentionBuffers sparseAttention;
+    /** Polar Sparsity's MLP part (ReLU models), or null: dense. */
+    protected SparseMlpBuffers sparseMlp;
 
     public LayerGraphBuilder(TransformerShape shape, Precision precision, ModelBuffers weights, KvBuffers kv, StepBuffers step,
                              int partitionSize) {
@@ -56,6 +64,40 @@ public class LayerGraphBuilder {
         this.kv = kv;
         this.step = step;
         this.partitionSize = partitionSize;
+    }
+
+    /**
+     * Adds Polar Sparsity's attention to decode steps (layers >= 1 with a router): the router GEMM
+     * (+bias) over the same normed input as QKV, {@code TopK.small} into {@code selected}, and
+     * {@code SelectiveAttention} in place of dense attention. Set before the first {@link #build}.
+     */
+    public LayerGraphBuilder withSparseAttention(SparseAttentionBuffers sparse) {
+        if (sparse != null) {
+            if (sparse.units() != shape.kvHeads()) throw new IllegalArgumentException("router of " + sparse.units() + " units, model has " + shape.kvHeads() + " KV heads");
+            if (sparse.units() > TopK.SMALL_MAX) throw new IllegalArgumentException(sparse.units() + " units exceed TopK.small's " + TopK.SMALL_MAX);
+            for (int l = 0; l < shape.layers(); l++) {
+                if (sparse.sparse(l) && sparse.k()[l] > sparse.units()) throw new IllegalArgumentException("layer " + l + " keeps " + sparse.k()[l] + " of " + sparse.units() + " units");
+            }
+        }
+        this.sparseAttention = sparse;
+        return this;
+    }
+
+    /**
+     * Adds Polar Sparsity's MLP to decode steps (ReLU models, layers >= 1 with a router and a k below
+     * ffn for the step's batch): router GEMMs, batch aggregation, {@code TopK.large}, {@code SparseMlp}
+     * FC1 and FC2. Set before the first {@link #build}.
+     */
+    public LayerGraphBuilder withSparseMlp(SparseMlpBuffers sparse) {
+        if (sparse != null && shape.mlp() != TransformerShape.Mlp.RELU) throw new IllegalArgumentException("the sparse MLP needs a ReLU model");
+        if (sparse != null && shape.hidden() % SparseMlp.HIDDEN_MULTIPLE != 0) throw new IllegalArgumentException("hidden " + shape.hidden() + " is not a multiple of " + SparseMlp.HIDDEN_MULTIPLE);
+        this.sparseMlp = sparse;
+        return this;
+    }
+
+    /** Whether layer {@code l} of a step of shape {@code s} uses selective attention. */
+    protected boolean selective(int l, StepShape s) {
+        return sparseAttention != null && s.kind() == StepShape.Kind.DECODE && sparseAttention.sparse(l);
     }
 
     /** Every graph of a step, in order. */
@@ -98,6 +140,7 @@ public class LayerGraphBuilder {
         norm(g, step.x(), w.attnNorm(), w.attnNormBias(), step.normed(), t);
         g.gemm(step.normed(), 0, w.qkv(), 0, step.qkv(), 0, t, shape.qkvDim(), hidden, 1f, 0f);
         addBias(g, step.qkv(), w.qkvBias(), t, shape.qkvDim());
+        if (selective(l, s)) route(g, l, t);
         if (shape.positions() == TransformerShape.Positions.ROTARY) {
             int rotated = shape.heads() + shape.kvHeads();
             g.parallel(Rope::rotate, Grid.of(t, rotated * shape.ropeDims() / 2), step.qkv(), step.positions(), weights.inverseFrequencies(),
@@ -123,8 +166,54 @@ public class LayerGraphBuilder {
         return g;
     }
 
+    /** Attention router of layer {@code l}: {@code scores = normed . W^T + b}, then each token's top-k units into {@code selected}. */
+    protected void route(TaskGraph g, int l, int t) {
+        SparseAttentionBuffers sp = sparseAttention;
+        int units = sp.units();
+        int k = sp.k()[l];
+        g.gemm(step.normed(), 0, sp.routerWeight().get(l), 0, sp.scores(), 0, t, units, shape.hidden(), 1f, 0f);
+        addBias(g, sp.scores(), sp.routerBias().get(l), t, units);
+        g.kernel(TopK::small, Grid.groups(t, TopK.smallThreads(units)), sp.scores(), sp.selected(), i32(units), i32(k));
+    }
+
+    /** Selective paged attention of the units in {@code selected} (zeros elsewhere), into {@code step.attn}. */
+    protected void selectiveAttention(TaskGraph g, int l, StepShape s) {
+        int t = s.tokens();
+        int p = s.partitions();
+        int k = sparseAttention.k()[l];
+        Grid grid = Grid.groups(k, t, p, Attention.THREADS);
+        float scale = (float) (1.0 / Math.sqrt(shape.headDim()));
+        Buffer<?> kc = kv.keys().get(l), v = kv.values().get(l);
+        boolean half = halfAttention();
+        if (half) {
+            g.kernel(SelectiveAttention::pagedHalf, grid, step.qkv(), as(kc, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
+                    step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F16), step.partOut(), step.partStats(),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale), i32(k),
+                    constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
+        } else {
+            g.kernel(SelectiveAttention::paged, grid, step.qkv(), as(kc, ElementType.F32), as(v, ElementType.F32), kv.blockTable(), step.tokenSeq(),
+                    step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale), i32(k),
+                    constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
+        }
+        if (p > 1) {
+            Grid cells = Grid.of(t, k * shape.group() * shape.headDim());
+            if (half) {
+                g.parallel(SelectiveAttention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
+                        as(step.attn(), ElementType.F16), i32(t), i32(k), i32(shape.heads()), constant(shape.headDim()), i32(shape.group()), i32(p), i32(partitionSize));
+            } else {
+                g.parallel(SelectiveAttention::combine, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
+                        as(step.attn(), ElementType.F32), i32(t), i32(k), i32(shape.heads()), constant(shape.headDim()), i32(shape.group()), i32(p), i32(partitionSize));
+            }
+        }
+    }
+
     /** Seam for selective attention: dense paged attention of every query head, into {@code step.attn}. */
     protected void attention(TaskGraph g, int l, StepShape s) {
+        if (selective(l, s)) {
+            selectiveAttention(g, l, s);
+            return;
+        }
         int t = s.tokens();
         int p = s.partitions();
         Grid grid = Grid.groups(shape.kvHeads(), t, p, Attention.THREADS);
@@ -166,6 +255,11 @@ public class LayerGraphBuilder {
     protected void mlp(TaskGraph g, int l, StepShape s) {
         LayerBuffers w = weights.layers().get(l);
         int t = s.tokens();
+        int kk = sparseMlp != null && s.kind() == StepShape.Kind.DECODE ? sparseMlp.k(l, t, shape.ffn()) : -1;
+        if (kk > 0) {
+            sparseMlp(g, l, t, kk);
+            return;
+        }
         int ffn = shape.ffn();
         g.gemm(step.normed(), 0, w.up(), 0, step.mlpIn(), 0, t, shape.mlpInDim(), shape.hidden(), 1f, 0f);
         Grid grid = Grid.of(t, ffn);
@@ -182,6 +276,31 @@ public class LayerGraphBuilder {
         }
         g.gemm(step.mlpAct(), 0, w.down(), 0, step.x(), 0, t, shape.hidden(), ffn, 1f, 1f);
         addBias(g, step.x(), w.downBias(), t, shape.hidden());
+    }
+
+    /** The sparse MLP of layer {@code l} over {@code k} neurons chosen for the whole batch of {@code t} tokens; FC2 adds into the residual with its bias. */
+    protected void sparseMlp(TaskGraph g, int l, int t, int k) {
+        SparseMlpBuffers sp = sparseMlp;
+        LayerBuffers w = weights.layers().get(l);
+        int ffn = shape.ffn(), hidden = shape.hidden(), r = sp.rank()[l];
+        g.gemm(step.normed(), 0, sp.routerDown().get(l), 0, sp.low(), 0, t, r, hidden, 1f, 0f);
+        g.gemm(sp.low(), 0, sp.routerUp().get(l), 0, sp.scores(), 0, t, ffn, r, 1f, 0f);
+        if (sp.softplus()) g.parallel(MlpRouterScores::batchSoftplusSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
+        else g.parallel(SparseMlp::batchReluSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
+        g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), sp.sums(), sp.active(), i32(ffn), i32(k));
+        int tile = Math.min(SparseMlp.MAX_BATCH_TILE, t);
+        int batchTiles = (t + tile - 1) / tile;
+        Grid fc1 = Grid.groups(batchTiles, (k + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS);
+        Grid fc2 = Grid.groups(batchTiles, (hidden + SparseMlp.CHUNK - 1) / SparseMlp.CHUNK, 1, SparseMlp.THREADS);
+        boolean halfX = step.normed().type() == ElementType.F16, halfW = w.up().type() == ElementType.F16;
+        Buffer<?> x = step.normed(), w1 = w.up();
+        if (halfX && halfW) g.kernel(SparseMlp::fc1F16F16, fc1, as(x, ElementType.F16), as(w1, ElementType.F16), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
+        else if (halfX) g.kernel(SparseMlp::fc1F16F32, fc1, as(x, ElementType.F16), as(w1, ElementType.F32), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
+        else if (halfW) g.kernel(SparseMlp::fc1F32F16, fc1, as(x, ElementType.F32), as(w1, ElementType.F16), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
+        else g.kernel(SparseMlp::fc1F32F32, fc1, as(x, ElementType.F32), as(w1, ElementType.F32), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
+        Buffer<?> w2t = sp.w2t().get(l);
+        if (w2t.type() == ElementType.F16) g.kernel(SparseMlp::fc2F16, fc2, sp.h(), as(w2t, ElementType.F16), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(1), constant(tile));
+        else g.kernel(SparseMlp::fc2F32, fc2, sp.h(), as(w2t, ElementType.F32), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(1), constant(tile));
     }
 
     /** Writes the step's new K and V of layer {@code l} into the paged cache. */
