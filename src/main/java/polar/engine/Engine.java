@@ -104,7 +104,8 @@ public final class Engine implements BatchEngine {
         sparsity.checkFits(config, "sparsity");
         int layers = shape.layers();
         int units = sparsity.plan().units();
-        List<Buffer<FloatArray>> w = new ArrayList<>(), b = new ArrayList<>();
+        List<Buffer<?>> w = new ArrayList<>();
+        List<Buffer<FloatArray>> b = new ArrayList<>();
         int[] k = new int[layers];
         int maxK = 1;
         for (int l = 0; l < layers; l++) {
@@ -114,7 +115,7 @@ public final class Engine implements BatchEngine {
                 b.add(null);
                 continue;
             }
-            Buffer<FloatArray> wb = backend.upload(FloatArray.of(r.weight()), "router" + l + ".weight");
+            Buffer<?> wb = uploadAsActivations(r.weight(), "router" + l + ".weight");
             Buffer<FloatArray> bb = backend.upload(FloatArray.of(r.bias()), "router" + l + ".bias");
             sparseBuffers.add(wb);
             sparseBuffers.add(bb);
@@ -138,7 +139,8 @@ public final class Engine implements BatchEngine {
         MlpTable table = sparsity.plan().mlp();
         if (table == null || shape.mlp() != TransformerShape.Mlp.RELU) return null;
         int layers = shape.layers(), ffn = shape.ffn(), hidden = shape.hidden();
-        List<Buffer<FloatArray>> down = new ArrayList<>(), up = new ArrayList<>();
+        List<Buffer<?>> down = new ArrayList<>();
+        List<Buffer<FloatArray>> up = new ArrayList<>();
         List<Buffer<?>> w2t = new ArrayList<>();
         int[] rank = new int[layers];
         int[][] k = new int[layers][options.maxSequences()];
@@ -161,7 +163,7 @@ public final class Engine implements BatchEngine {
             any = true;
             rank[l] = r.rank();
             maxRank = Math.max(maxRank, r.rank());
-            down.add(track(backend.upload(FloatArray.of(r.down()), "mlpRouter" + l + ".down")));
+            down.add(track(uploadAsActivations(r.down(), "mlpRouter" + l + ".down")));
             up.add(track(backend.upload(FloatArray.of(r.up()), "mlpRouter" + l + ".up")));
             float[] w2 = model.weights().layers().get(l).down().toFloatArray(); // [hidden, ffn]
             float[] t = new float[w2.length];
@@ -176,6 +178,19 @@ public final class Engine implements BatchEngine {
                 track(backend.allocate(ElementType.I32, ffn, "step.mlpActive")),
                 track(backend.allocate(ElementType.F32, (long) stepTokens * ffn, "step.mlpH")),
                 track(backend.allocate(ElementType.F32, 1, "step.mlpPartial")));
+    }
+
+    /**
+     * A router's first weight, in the GEMM input type of the activations it multiplies (float16 on
+     * cuda, where cuBLAS needs both inputs of one type); the GEMM still accumulates in float32.
+     */
+    private Buffer<?> uploadAsActivations(float[] values, String label) {
+        if (precision.activations() == ElementType.F16) {
+            polar.tornado.types.HalfArray h = new polar.tornado.types.HalfArray(values.length);
+            for (int i = 0; i < values.length; i++) h.set(i, values[i]);
+            return backend.upload(h, label);
+        }
+        return backend.upload(FloatArray.of(values), label);
     }
 
     private <T extends polar.tornado.types.DeviceArray> Buffer<T> track(Buffer<T> b) {

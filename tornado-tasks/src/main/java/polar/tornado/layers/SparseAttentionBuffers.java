@@ -12,7 +12,7 @@ import polar.tornado.types.IntArray;
  * router {@code scores [maxTokens, units]} and {@code selected [maxTokens, maxK]}.
  * Layer 0 and prefill steps always run dense.
  */
-public record SparseAttentionBuffers(int units, List<Buffer<FloatArray>> routerWeight, List<Buffer<FloatArray>> routerBias, int[] k,
+public record SparseAttentionBuffers(int units, List<Buffer<?>> routerWeight, List<Buffer<FloatArray>> routerBias, int[] k,
                                      Buffer<FloatArray> scores, Buffer<IntArray> selected) {
     public SparseAttentionBuffers {
         if (routerWeight.size() != k.length || routerBias.size() != k.length) throw new IllegalArgumentException("one router and k per layer");

@@ -14,7 +14,7 @@ import polar.tornado.types.IntArray;
  * (else ReLU sum). Scratch: {@code low [maxTokens, maxRank]}, {@code scores [maxTokens, ffn]},
  * {@code sums [ffn]}, {@code active [ffn]}, {@code h [maxTokens, ffn]}, {@code partial [1]}.
  */
-public record SparseMlpBuffers(List<Buffer<FloatArray>> routerDown, List<Buffer<FloatArray>> routerUp, int[] rank, List<Buffer<?>> w2t,
+public record SparseMlpBuffers(List<Buffer<?>> routerDown, List<Buffer<FloatArray>> routerUp, int[] rank, List<Buffer<?>> w2t,
                                int[][] k, boolean softplus, Buffer<FloatArray> low, Buffer<FloatArray> scores, Buffer<FloatArray> sums,
                                Buffer<IntArray> active, Buffer<FloatArray> h, Buffer<FloatArray> partial) {
 
