@@ -65,6 +65,18 @@ else # no image: each module's jar and the benchmarks' runtime dependencies
   cp "$WORKTREE"/{tornado-tasks,src,weights-tools,benchmarks}/target/polar-*.jar "$CARRY/lib/"
   (cd "$WORKTREE/benchmarks" && mvn -q -B -o dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$CARRY/lib")
 fi
+# Keep under the device tool's 64 MiB: JMH's jars are not needed there, and the embedded model is
+# tracked, so it travels in the checkout anyway (tests find it through shared/models/tiny-llama).
+rm -f "$CARRY"/lib/{commons-math3,jmh-core,jopt-simple}*.jar
+python3 - "$CARRY"/lib/polar-core-*.jar <<'PY'
+import sys, zipfile, os
+jar = sys.argv[1]
+with zipfile.ZipFile(jar) as src, zipfile.ZipFile(jar + '.lean', 'w', zipfile.ZIP_DEFLATED) as dst:
+    for item in src.infolist():
+        if not item.filename.startswith('polar/models/'):
+            dst.writestr(item, src.read(item.filename))
+os.replace(jar + '.lean', jar)
+PY
 cp -r "$WORKTREE/src/target/test-classes" "$CARRY/test-classes"
 cp "$WORKTREE"/benchmarks/gpu/*.sh "$WORKTREE"/benchmarks/gpu/*.cu "$CARRY/bin/"
 
