@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import polar.engine.DeviceModel;
 import polar.engine.EngineOptions;
@@ -17,13 +18,9 @@ import polar.engine.KvCache;
 import polar.formats.Json;
 import polar.model.ModelConfig;
 import polar.runtime.Backends;
-import polar.runtime.cuda.CudaBackend;
-import polar.tornado.graph.Arg;
 import polar.tornado.graph.Buffer;
 import polar.tornado.graph.CopyTask;
 import polar.tornado.graph.GemmTask;
-import polar.tornado.graph.Grid;
-import polar.tornado.graph.KernelRef;
 import polar.tornado.graph.KernelTask;
 import polar.tornado.graph.Task;
 import polar.tornado.graph.TaskGraph;
@@ -68,8 +65,8 @@ public final class DecodeBench {
     private final PrintStream out;
     private final SplittableRandom random;
     private final EngineOptions engine = EngineOptions.defaults();
+    private final DeviceRandom deviceRandom;
     private double copyGBps;
-    private int seed;
 
     record Options(String backend, int device, List<DecodePlan.Row> rows, PrecisionChoice precision,
                    int warmup, int repeats, long seed, Path json) {}
@@ -81,12 +78,7 @@ public final class DecodeBench {
         this.options = options;
         this.out = out;
         this.random = new SplittableRandom(options.seed());
-        this.seed = (int) options.seed();
-        if (backend instanceof CudaBackend cuda) {
-            // Hand-written twins: filling buffers must not depend on the kernel compiler.
-            cuda.defineKernel(KernelRef.of(BenchKernels.class, "randomHalf"), BenchKernels.RANDOM_HALF);
-            cuda.defineKernel(KernelRef.of(BenchKernels.class, "randomFloat"), BenchKernels.RANDOM_FLOAT);
-        }
+        this.deviceRandom = new DeviceRandom(backend, (int) options.seed());
     }
 
     public static void main(String[] args) throws IOException {
@@ -287,7 +279,8 @@ public final class DecodeBench {
         int kvBytes = numerics.kvBytes();
         long kvAllocated = 2L * shape.layers() * layerElements * kvBytes;
         int partitions = engine.splitK() ? (r.context() + engine.partitionSize() - 1) / engine.partitionSize() : 1;
-        long stepBytes = stepBufferBytes(shape, numerics, r.batch(), partitions);
+        long stepBytes = stepBufferBytes(shape, numerics, r.batch(), partitions)
+                + LayerBuilders.allocatedBytes(r.sparsity(), shape, numerics.precision(), r.batch());
         row.put("kv_bytes_allocated", kvAllocated);
         row.put("partitions", partitions);
         if (layerElements > Integer.MAX_VALUE) {
@@ -296,29 +289,32 @@ public final class DecodeBench {
         }
         long free = backend.memoryInfo()[0];
         if (free >= 0 && kvAllocated + stepBytes + MEMORY_MARGIN > free) {
-            skip(row, String.format(Locale.ROOT, "needs %.1f GB of KV cache and %.1f GB of step buffers, %.1f GB free", kvAllocated / 1e9, stepBytes / 1e9, free / 1e9));
+            skip(row, String.format(Locale.ROOT, "needs %.1f GB of KV cache and %.1f GB of step buffers%s, %.1f GB free besides the weights",
+                    kvAllocated / 1e9, stepBytes / 1e9, r.sparsity().dense() ? "" : " and routers", free / 1e9));
             return;
         }
-        LayerGraphBuilder builder;
+        LayerBuilders builders = null;
         KvCache cache = new KvCache(backend, shape, numerics.precision().kvCache(), blockSize, blocks, r.batch(), r.context());
         StepBuffers step = null;
         try {
             for (int i = 0; i < r.batch(); i++) cache.reserve(cache.acquireRow(), r.context());
             cache.sync();
             for (int l = 0; l < shape.layers(); l++) {
-                fillRandom(cache.buffers().keys().get(l));
-                fillRandom(cache.buffers().values().get(l));
+                deviceRandom.fill(cache.buffers().keys().get(l));
+                deviceRandom.fill(cache.buffers().values().get(l));
             }
             step = StepBuffers.allocate(backend, shape, numerics.precision(), r.batch(), r.batch(), partitions);
             writeStepInputs(step, c, r);
             try {
-                builder = LayerBuilders.factory(r.sparsity()).create(shape, numerics.precision(), weights.buffers(), cache.buffers(), step,
-                        engine.partitionSize());
+                builders = LayerBuilders.create(backend, deviceRandom, r.sparsity(), shape, numerics.precision(), weights.buffers(), cache.buffers(),
+                        step, engine.partitionSize(), r.batch());
             } catch (UnsupportedOperationException e) {
                 row.put("status", Status.UNAVAILABLE.json());
                 row.put("reason", oneLine(e));
                 return;
             }
+            LayerGraphBuilder builder = builders.builder();
+            if (!r.sparsity().dense()) row.put("mlp_sparse", LayerBuilders.sparseMlp(r.sparsity(), shape));
             StepShape stepShape = new StepShape(StepShape.Kind.DECODE, r.batch(), r.batch(), partitions);
             long t0 = System.nanoTime();
             List<TaskGraph> graphs = builder.build(stepShape);
@@ -337,8 +333,10 @@ public final class DecodeBench {
             row.put("fraction_of_bound", (double) row.get("bound_ms") / median);
             row.put("achieved_gb_per_s", ((Number) row.get("bytes")).doubleValue() / (median * 1e6));
             row.put("logits_finite", logitsFinite(step, c, r.batch()));
-            if (r.breakdown()) row.put("breakdown", breakdown(builder, stepShape, median));
+            if (!r.sparsity().dense()) row.put("selections", builders.checkSelections(r.batch()));
+            if (r.breakdown()) row.put("breakdown", breakdown(builders, stepShape, median));
         } finally {
+            if (builders != null) builders.close();
             if (step != null) step.free(backend);
             cache.close();
         }
@@ -384,21 +382,6 @@ public final class DecodeBench {
         backend.write(step.lastRows(), 0, last.segment(), b);
     }
 
-    /** Fills a float16 or float32 device buffer with uniform values in [-1, 1) on the device. */
-    @SuppressWarnings("unchecked")
-    private void fillRandom(Buffer<?> buffer) {
-        int n = Math.toIntExact(buffer.length());
-        TaskGraph g = new TaskGraph("random " + buffer.label());
-        if (buffer.type() == ElementType.F16) {
-            g.parallel(BenchKernels::randomHalf, Grid.of(n), (Buffer<HalfArray>) buffer, Arg.i32(seed++), Arg.i32(n));
-        } else if (buffer.type() == ElementType.F32) {
-            g.parallel(BenchKernels::randomFloat, Grid.of(n), (Buffer<FloatArray>) buffer, Arg.i32(seed++), Arg.i32(n));
-        } else {
-            throw new IllegalArgumentException("cannot fill " + buffer);
-        }
-        backend.compile(g).run();
-    }
-
     /** Whether the first and last sequence's logits are all finite (random weights keep them so): the step computed something. */
     private boolean logitsFinite(StepBuffers step, ModelConfig c, int batch) {
         int vocab = c.vocabSize();
@@ -426,7 +409,7 @@ public final class DecodeBench {
         Buffer<HalfArray> src = backend.allocate(ElementType.F16, n, "copy src");
         Buffer<HalfArray> dst = backend.allocate(ElementType.F16, n, "copy dst");
         try {
-            fillRandom(src);
+            deviceRandom.fill(src);
             TaskGraph g = new TaskGraph("copy");
             g.copy(src, 0, dst, 0, n);
             double ms = median(time(backend.compile(g)));
@@ -444,13 +427,13 @@ public final class DecodeBench {
      * a few microseconds), the embedding and head graphs, and one whole layer captured, and scales
      * the layer to all layers. Attention kernels are those of {@code polar.tornado.kernels.Attention}.
      */
-    private Map<String, Object> breakdown(LayerGraphBuilder builder, StepShape s, double stepMs) {
-        List<TaskGraph> graphs = builder.build(s);
+    private Map<String, Object> breakdown(LayerBuilders builders, StepShape s, double stepMs) {
+        List<TaskGraph> graphs = builders.builder().build(s);
         int layers = graphs.size() - 2;
         int layer = layers > 1 ? 1 : 0; // layer 1: where Polar's selective attention applies
         TaskGraph layerGraph = graphs.get(1 + layer);
         List<Map<String, Object>> tasks = new ArrayList<>();
-        double sum = 0, attention = 0, gemm = 0;
+        double sum = 0, attention = 0, gemm = 0, router = 0;
         for (Task task : layerGraph.tasks()) {
             TaskGraph one = new TaskGraph("one task");
             one.add(task);
@@ -460,8 +443,9 @@ public final class DecodeBench {
             t.put("ms", ms);
             tasks.add(t);
             sum += ms;
-            if (task instanceof KernelTask k && k.kernel().owner().getSimpleName().equals("Attention")) attention += ms;
+            if (task instanceof KernelTask k && ATTENTION_KERNELS.contains(k.kernel().owner().getSimpleName())) attention += ms;
             if (task instanceof GemmTask) gemm += ms;
+            if (isRouterTask(task, builders)) router += ms;
         }
         for (Map<String, Object> t : tasks) t.put("share_of_layer", (double) t.get("ms") / sum);
         double layerCaptured = median(time(backend.capture(backend.compile(layerGraph))));
@@ -476,11 +460,24 @@ public final class DecodeBench {
         b.put("head_ms", head);
         b.put("attention_share_of_layer", attention / sum);
         b.put("gemm_share_of_layer", gemm / sum);
+        b.put("router_share_of_layer", router / sum);
         b.put("estimated_step_ms", layers * layerCaptured + embedding + head);
         b.put("attention_share_of_step", layers * attention * (layerCaptured / sum) / stepMs);
         Map<String, Object> top = tasks.stream().max((x, y) -> Double.compare((double) x.get("ms"), (double) y.get("ms"))).orElseThrow();
         b.put("dominant_task", top.get("task"));
         return b;
+    }
+
+    /** Owners of the attention kernels (dense and selective; their split-K combines included). */
+    private static final Set<String> ATTENTION_KERNELS = Set.of("Attention", "SelectiveAttention");
+
+    /** Polar's routing work: router GEMMs, top-k, the MLP scores' batch sum. */
+    private static boolean isRouterTask(Task task, LayerBuilders builders) {
+        return switch (task) {
+            case GemmTask g -> builders.isRouterWeight(g.b());
+            case KernelTask k -> k.kernel().owner().getSimpleName().equals("TopK") || k.kernel().name().equals("batchReluSum");
+            default -> false;
+        };
     }
 
     private static String describe(Task task) {
