@@ -43,7 +43,10 @@ import polar.tornado.types.IntArray;
  * events after warm-up. Each row reports the median step time, tokens/s, the bytes the step must
  * read ({@link StepBytes}) and the fraction of the bytes bound, the bound being those bytes over
  * the device-to-device copy bandwidth measured in the same run. Rows marked {@code breakdown}
- * also time each task of one layer on its own, to show what dominates.
+ * also time each task of one layer on its own, to show what dominates. Polar rows (densities
+ * below 1) run the engine's selective builder with random routers of the real shapes
+ * ({@link LayerBuilders}): router GEMMs and top-k on the device inside the timed step, and the
+ * selections they made are read back and checked after the timing.
  *
  * <p>Prints a table last and writes JSON (read by {@code benchmarks/peers/compare.py} and
  * {@link polar.bench.plot.Plots}). Also {@code polar bench decode ...}.
@@ -247,6 +250,7 @@ public final class DecodeBench {
         row.put("sparsity", r.sparsity().dense() ? "dense" : "polar");
         row.put("heads_density", r.sparsity().heads());
         row.put("mlp_density", r.sparsity().mlp());
+        if (r.target() > 0) row.put("target_ratio", r.target());
         row.put("weights_type", numerics.synthetic() == polar.formats.DType.F16 ? "f16" : "f32");
         row.put("activations_type", numerics.precision().activations().toString());
         row.put("kv_type", numerics.precision().kvCache().toString());
@@ -496,9 +500,17 @@ public final class DecodeBench {
         if (!Status.OK.json().equals(row.get("status"))) return what + " " + row.get("status") + ": " + row.get("reason");
         String s = String.format(Locale.ROOT, "%s %9.3f ms %10.1f tok/s  %.2f of bound (%.3f ms)", what, (double) row.get("step_ms"),
                 (double) row.get("tokens_per_s"), (double) row.get("fraction_of_bound"), (double) row.get("bound_ms"));
+        if (row.get("selections") instanceof Map<?, ?> sel) {
+            List<String> parts = new ArrayList<>();
+            if (sel.containsKey("units")) parts.add(String.format(Locale.ROOT, "%s of %s units per sequence (%s distinct sets)",
+                    sel.get("heads_per_sequence"), sel.get("units"), sel.get("distinct_head_sets")));
+            if (sel.containsKey("ffn")) parts.add(sel.get("neurons") + " of " + sel.get("ffn") + " neurons");
+            s += "\n      router selections (valid): " + String.join("; ", parts);
+        }
         if (row.get("breakdown") instanceof Map<?, ?> b) {
-            s += String.format(Locale.ROOT, "%n      breakdown: attention %.0f%% of a layer, GEMMs %.0f%%; slowest task: %s",
-                    100 * (double) b.get("attention_share_of_layer"), 100 * (double) b.get("gemm_share_of_layer"), b.get("dominant_task"));
+            s += String.format(Locale.ROOT, "%n      breakdown: attention %.0f%% of a layer, GEMMs %.0f%%, routers %.0f%%; slowest task: %s",
+                    100 * (double) b.get("attention_share_of_layer"), 100 * (double) b.get("gemm_share_of_layer"),
+                    100 * (double) b.get("router_share_of_layer"), b.get("dominant_task"));
         }
         return s;
     }
@@ -509,12 +521,12 @@ public final class DecodeBench {
         out.println();
         out.printf(Locale.ROOT, "DecodeBench: %s, copy %.0f GB/s; medians of %d event-timed step replays after %d warm-ups%n",
                 result.get("device"), copyGBps, options.repeats(), options.warmup());
-        out.printf("%-10s %5s %6s %-24s %-9s %10s %11s %10s %9s  %s%n", "model", "batch", "ctx", "sparsity", "types", "step ms", "tokens/s", "bound ms", "of bound", "status");
+        out.printf("%-11s %5s %6s %-27s %-9s %10s %11s %10s %9s  %s%n", "model", "batch", "ctx", "sparsity", "types", "step ms", "tokens/s", "bound ms", "of bound", "status");
         for (Map<String, Object> row : rows) {
             boolean ok = Status.OK.json().equals(row.get("status"));
             Sparsity sp = new Sparsity((double) row.get("heads_density"), (double) row.get("mlp_density"));
             String types = row.get("weights_type") + "/" + row.get("kv_type");
-            out.printf(Locale.ROOT, "%-10s %5d %6d %-24s %-9s %10s %11s %10.3f %9s  %s%n", row.get("model"), row.get("batch"), row.get("context"),
+            out.printf(Locale.ROOT, "%-11s %5d %6d %-27s %-9s %10s %11s %10.3f %9s  %s%n", row.get("model"), row.get("batch"), row.get("context"),
                     sp.label(), types, ok ? fmt("%.3f", row.get("step_ms")) : "-", ok ? fmt("%.1f", row.get("tokens_per_s")) : "-",
                     (double) row.get("bound_ms"), ok ? fmt("%.2f", row.get("fraction_of_bound")) : "-",
                     ok ? "ok" : row.get("status") + ": " + row.get("reason"));
