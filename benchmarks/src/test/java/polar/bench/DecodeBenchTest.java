@@ -56,7 +56,7 @@ class DecodeBenchTest {
                 """);
         Path json = dir.resolve("out.json");
         ByteArrayOutputStream text = new ByteArrayOutputStream();
-        int exit = DecodeBench.run(new String[] {"--backend", "jvm", "--plan", plan.toString(), "--warmup", "1", "--repeats", "2",
+        int exit = DecodeBench.run(new String[] {"--backend", "jvm", "--plan", plan.toString(), "--warmup", "0", "--repeats", "1",
                 "--json", json.toString()}, new PrintStream(text, true));
         assertEquals(0, exit, text.toString());
         List<JsonFields> rows = JsonFields.of(Json.parse(json), json.toString()).objects("rows");
