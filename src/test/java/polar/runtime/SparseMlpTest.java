@@ -79,6 +79,30 @@ class SparseMlpTest {
         check(name, new Case(3, 128, 96, 33, ElementType.F16, ElementType.F32, 2, 1));
     }
 
+    /** Batch sizes 1, 3, 16 and 64 (several batch tiles), odd neuron counts, splits with empty shares, hidden not a multiple of a chunk. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void batchSizesAndOddNeuronCounts(String name) {
+        check(name, new Case(1, 520, 1000, 129, ElementType.F16, ElementType.F16, 1, 5));
+        check(name, new Case(3, 264, 600, 77, ElementType.F32, ElementType.F16, 3, 3));
+        check(name, new Case(16, 256, 777, 255, ElementType.F16, ElementType.F16, 8, 4));
+        check(name, new Case(64, 136, 300, 99, ElementType.F32, ElementType.F32, 8, 2));
+        check(name, new Case(2, 64, 40, 5, ElementType.F16, ElementType.F32, 2, 8));
+    }
+
+    /** FC2 splits fill the H100 at small batch, keep a floor of neurons per split, and the dense crossover picks dense at large batch times k. */
+    @org.junit.jupiter.api.Test
+    void splitsAndDenseCrossover() {
+        int hidden = 4096, ffn = 16384, sms = 132;
+        int splits = SparseMlp.fc2Splits(1, 1, hidden, 1664, sms);
+        org.junit.jupiter.api.Assertions.assertTrue(splits * hidden / SparseMlp.CHUNK >= 2 * sms, "batch 1: " + splits + " splits");
+        org.junit.jupiter.api.Assertions.assertTrue(1664 / splits >= 32, "batch 1: " + splits + " splits of 1664 neurons");
+        org.junit.jupiter.api.Assertions.assertEquals(1, SparseMlp.fc2Splits(64, 8, hidden, 100, sms), "too few neurons to split");
+        org.junit.jupiter.api.Assertions.assertTrue(SparseMlp.fasterThanDense(1, ffn, ffn));
+        org.junit.jupiter.api.Assertions.assertTrue(SparseMlp.fasterThanDense(16, 4096, ffn));
+        org.junit.jupiter.api.Assertions.assertFalse(SparseMlp.fasterThanDense(64, 12672, ffn), "OPT-6.7B batch 64 at density 0.77");
+    }
+
     /**
      * All neurons selected: the dense MLP, computed here by the dense kernels on the same backend
      * in the CUDA precision (float16 x, weights and activation; float32 accumulation).

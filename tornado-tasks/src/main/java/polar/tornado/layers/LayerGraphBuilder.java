@@ -45,6 +45,11 @@ public class LayerGraphBuilder {
     protected SparseAttentionBuffers sparseAttention;
     /** Polar Sparsity's MLP part (ReLU models), or null: dense. */
     protected SparseMlpBuffers sparseMlp;
+    /**
+     * SMs that FC2's split-K is sized for: the H100's 132. A device with fewer SMs just runs a few
+     * more work-groups per SM; the builder does not depend on the backend.
+     */
+    static final int FC2_MULTIPROCESSORS = 132;
 
     public LayerGraphBuilder(TransformerShape shape, Precision precision, ModelBuffers weights, KvBuffers kv, StepBuffers step,
                              int partitionSize) {
@@ -291,16 +296,19 @@ public class LayerGraphBuilder {
         int tile = Math.min(SparseMlp.MAX_BATCH_TILE, t);
         int batchTiles = (t + tile - 1) / tile;
         Grid fc1 = Grid.groups(batchTiles, (k + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS);
-        Grid fc2 = Grid.groups(batchTiles, (hidden + SparseMlp.CHUNK - 1) / SparseMlp.CHUNK, 1, SparseMlp.THREADS);
         boolean halfX = step.normed().type() == ElementType.F16, halfW = w.up().type() == ElementType.F16;
         Buffer<?> x = step.normed(), w1 = w.up();
         if (halfX && halfW) g.kernel(SparseMlp::fc1F16F16, fc1, as(x, ElementType.F16), as(w1, ElementType.F16), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
         else if (halfX) g.kernel(SparseMlp::fc1F16F32, fc1, as(x, ElementType.F16), as(w1, ElementType.F32), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
         else if (halfW) g.kernel(SparseMlp::fc1F32F16, fc1, as(x, ElementType.F32), as(w1, ElementType.F16), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
         else g.kernel(SparseMlp::fc1F32F32, fc1, as(x, ElementType.F32), as(w1, ElementType.F32), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
+        // FC2 split-K over the neurons (as many splits as fill the GPU and fit the partials), then the deterministic combine.
+        int splits = Math.max(1, Math.min(SparseMlp.fc2Splits(t, tile, hidden, k, FC2_MULTIPROCESSORS), (int) (sp.partial().length() / ((long) t * hidden))));
+        Grid fc2 = Grid.groups(batchTiles, (hidden + SparseMlp.CHUNK - 1) / SparseMlp.CHUNK, splits, SparseMlp.THREADS);
         Buffer<?> w2t = sp.w2t().get(l);
-        if (w2t.type() == ElementType.F16) g.kernel(SparseMlp::fc2F16, fc2, sp.h(), as(w2t, ElementType.F16), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(1), constant(tile));
-        else g.kernel(SparseMlp::fc2F32, fc2, sp.h(), as(w2t, ElementType.F32), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(1), constant(tile));
+        if (w2t.type() == ElementType.F16) g.kernel(SparseMlp::fc2F16, fc2, sp.h(), as(w2t, ElementType.F16), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
+        else g.kernel(SparseMlp::fc2F32, fc2, sp.h(), as(w2t, ElementType.F32), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
+        if (splits > 1) g.parallel(SparseMlp::fc2Combine, Grid.of(hidden, t), sp.partial(), w.downBias(), step.x(), i32(t), i32(hidden), i32(splits));
     }
 
     /** Writes the step's new K and V of layer {@code l} into the paged cache. */
