@@ -323,7 +323,7 @@ public final class DecodeBench {
                 return;
             }
             LayerGraphBuilder builder = builders.builder();
-            if (!r.sparsity().dense()) row.put("mlp_sparse", LayerBuilders.sparseMlp(r.sparsity(), shape));
+            if (!r.sparsity().dense()) row.put("mlp_sparse", LayerBuilders.sparseMlp(r.sparsity(), shape, r.batch()));
             StepShape stepShape = new StepShape(StepShape.Kind.DECODE, r.batch(), r.batch(), partitions);
             long t0 = System.nanoTime();
             List<TaskGraph> graphs = builder.build(stepShape);
