@@ -292,7 +292,7 @@ public class LayerGraphBuilder {
         g.gemm(sp.low(), 0, sp.routerUp().get(l), 0, sp.scores(), 0, t, ffn, r, 1f, 0f);
         if (sp.softplus()) g.parallel(MlpRouterScores::batchSoftplusSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
         else g.parallel(SparseMlp::batchReluSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
-        g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), sp.sums(), sp.active(), i32(ffn), i32(k));
+        g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), sp.sums(), sp.active(), constant(ffn), i32(k)); // n constant: keys in registers
         int tile = Math.min(SparseMlp.MAX_BATCH_TILE, t);
         int batchTiles = (t + tile - 1) / tile;
         Grid fc1 = Grid.groups(batchTiles, (k + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS);
