@@ -12,11 +12,16 @@ import polar.engine.EmbeddedModel;
 import polar.engine.Engine;
 import polar.engine.EngineOptions;
 import polar.engine.Sequence;
+import polar.engine.sparsity.PolarSparsity;
+import polar.engine.sparsity.SyntheticRouters;
+import polar.formats.DType;
 import polar.formats.Gguf;
 import polar.formats.Json;
 import polar.formats.JsonFields;
 import polar.model.Model;
+import polar.model.ModelConfig;
 import polar.model.ModelLoader;
+import polar.model.SyntheticModel;
 import polar.model.Tokenizer;
 import polar.runtime.Backends;
 import polar.tornado.runtime.Backend;
@@ -44,21 +49,50 @@ public final class EngineBatchModel implements BatchModel {
         this.maxPrefillTokens = Math.max(options.maxStepTokens(), options.maxSequences()); // as the engine sizes its steps
     }
 
-    /** The loader of {@code polar serve}: the model file or folder, the backend, the engine's capacity. */
+    /**
+     * The loader of {@code polar serve}: the model file or folder (or {@code synthetic:SHAPE}: random float16 weights
+     * of that shape speaking the tokenizer model's vocabulary), the sparsity, the backend, the engine's capacity.
+     */
     public static EngineBatchModel load(ServeCommand.ModelOptions o) throws IOException {
-        if (!o.sparsity().equals("dense")) throw new UnsupportedOperationException("--sparsity " + o.sparsity() + " is not available yet; use --sparsity dense");
-        Path path = o.model() != null ? Path.of(o.model()) : EmbeddedModel.path();
+        boolean synthetic = o.model() != null && SyntheticModel.isName(o.model());
+        // A synthetic model's files (tokenizer, chat template) are those of the model whose tokenizer it speaks.
+        Path path = o.model() == null ? EmbeddedModel.path() : synthetic ? (o.tokenizer() != null ? Path.of(o.tokenizer()) : EmbeddedModel.path())
+                : Path.of(o.model());
         Model model = ModelLoader.load(path);
-        EngineOptions options = EngineOptions.defaults().withMaxSequences(o.maxBatch() > 0 ? o.maxBatch() : DEFAULT_MAX_BATCH);
+        if (synthetic) model = SyntheticModel.speaking(SyntheticModel.shape(o.model()), model, DType.F16, SYNTHETIC_SEED);
+        EngineOptions options = EngineOptions.defaults().withMaxSequences(o.maxBatch() > 0 ? o.maxBatch() : DEFAULT_MAX_BATCH)
+                .withSparsity(sparsity(o, synthetic, path, model.config()));
         if (o.context() > 0) options = options.withMaxContext(o.context());
         if (o.kvBlocks() > 0) options = options.withKvBlocks(o.kvBlocks() + 1); // the engine's scratch block comes on top
         Backend backend = Backends.open(o.backend() != null ? o.backend() : Backends.AUTO, o.device());
         try {
-            return new EngineBatchModel(backend, model, options, modelName(path), chatTemplate(path));
+            return new EngineBatchModel(backend, model, options, synthetic ? o.model() : modelName(path), chatTemplate(path));
         } catch (RuntimeException e) {
             backend.close();
             throw e;
         }
+    }
+
+    /** Seed of a synthetic model's weights and routers: the same every time, so runs compare. */
+    static final long SYNTHETIC_SEED = 20251125L;
+
+    /** Null for dense; else the plan and routers of {@code --routers} (default: the model's folder; random ones for a synthetic model). */
+    private static PolarSparsity sparsity(ServeCommand.ModelOptions o, boolean synthetic, Path model, ModelConfig config) {
+        if (o.sparsity().equals("dense")) return null;
+        PolarSparsity s;
+        String source;
+        if (synthetic && o.routers() == null) {
+            s = SyntheticRouters.create(config, SYNTHETIC_SEED);
+            source = "synthetic routers";
+        } else {
+            Path dir = o.routers() != null ? Path.of(o.routers()) : Files.isDirectory(model) ? model : model.toAbsolutePath().getParent();
+            s = PolarSparsity.load(dir);
+            source = dir.toString();
+        }
+        if (o.attnDensity() > 0) s = s.withAttentionDensity(o.attnDensity());
+        if (o.mlp().equals("dense")) s = s.withoutMlp();
+        s.checkFits(config, source);
+        return s;
     }
 
     /** Sequences decoded together when {@code --max-batch} is not given. */

@@ -57,7 +57,7 @@ public final class Scheduler implements AutoCloseable {
 
     private final BatchModel model;
     private final Config config;
-    private final int blockSize, vocab, prefillTokensPerStep;
+    private final int blockSize, vocab, sampledVocab, prefillTokensPerStep;
     private final Metrics metrics = new Metrics();
     private final Thread thread;
     private final CountDownLatch terminated = new CountDownLatch(1);
@@ -78,6 +78,8 @@ public final class Scheduler implements AutoCloseable {
         this.config = config;
         this.blockSize = model.blockSize();
         this.vocab = model.vocabSize();
+        // Logits rows may be longer than the tokenizer's vocabulary (a padded embedding): ids past it are never sampled.
+        this.sampledVocab = Math.min(vocab, model.tokenizer().vocabSize());
         this.prefillTokensPerStep = Math.min(config.prefillTokensPerStep(), model.maxPrefillTokens());
         metrics.kvBlocksTotal = model.totalBlocks();
         this.thread = Thread.ofPlatform().name("polar-scheduler").start(this::loop);
@@ -346,7 +348,7 @@ public final class Scheduler implements AutoCloseable {
     private void sampleAndAccept(Active a, float[] logits, int row) {
         int token;
         try {
-            token = a.sampler.sample(logits, row * vocab, vocab);
+            token = a.sampler.sample(logits, row * vocab, sampledVocab);
         } catch (IllegalArgumentException badLogits) { // NaN: this sequence's numbers broke, not the batch
             fail(a, ApiError.INTERNAL.with("sampling failed: " + badLogits.getMessage()));
             return;

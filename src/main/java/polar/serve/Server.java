@@ -241,6 +241,7 @@ public final class Server implements AutoCloseable {
         card.put("created", startedEpochSeconds);
         card.put("owned_by", "polar");
         card.put("max_model_len", model.contextLength());
+        card.put("vocab_size", model.tokenizer().vocabSize()); // prompt ids must lie below it (load generators draw them)
         sendJson(ex, 200, Map.of("object", "list", "data", List.of(card)));
     }
 

@@ -81,7 +81,7 @@ class ServeCommandTest {
     void startsAServerOnTheLoadedModel() throws Exception {
         Server server = command.start(ServeCommand.Options.parse(new String[] {"-m", "some/model", "--port", "0", "--max-batch", "4", "--api-key", "k"}));
         try {
-            assertEquals(new ServeCommand.ModelOptions("some/model", null, 0, "dense", 4, 0, 0), asked.get());
+            assertEquals(new ServeCommand.ModelOptions("some/model", null, null, 0, "dense", null, 0, "polar", 4, 0, 0), asked.get());
             assertTrue(out.toString().contains("fake-model"), out.toString());
             HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(server.baseUri().resolve("/v1/models"))
                     .header("Authorization", "Bearer k").build(), HttpResponse.BodyHandlers.ofString());
