@@ -12,7 +12,7 @@
 #   bash .carry/bin/serve-load.sh                    (about 7 minutes)
 # Dry run on a build machine (JVM backend, tiny sizes; after mvn -o compile):
 #   SERVE_LOAD_SMALL=1 bash benchmarks/gpu/serve-load.sh
-# Environment: BACKEND (default cuda; jvm when small), SERVE_LOAD_SMALL=1, ONLY="tiny-dense 7b-polar ..."
+# Environment: BACKEND (default cuda; jvm when small), SERVE_LOAD_SMALL=1, ONLY="tiny-llama-dense llama2-7b-polar ..."
 # (a subset of the four servers), OUT (default ./out).
 set -u
 ROOT=$(pwd)
@@ -32,7 +32,7 @@ else
   BACKEND=${BACKEND:-cuda}
   CLIENTS=(64 256); PROMPT=128; TOKENS=128; ROUNDS=6; WARMUP_TOKENS=16
   # Seconds after which a run starts no new request (running ones finish): the whole script stays near 7 minutes.
-  TINY_LIMIT=20; BIG_LIMIT=30; BIG=llama2-7b
+  TINY_LIMIT=15; BIG_LIMIT=25; BIG=llama2-7b
   # 256 sequences of up to 256 positions: 4096 blocks of 16 (32 GiB of float16 KV for LLaMA-2-7B) plus slack.
   BIG_SERVE=(--max-batch 256 --context 512 --kv-blocks 4352)
   TINY_SERVE=(--max-batch 256)
@@ -78,10 +78,10 @@ serve() {
   echo "== $name: $((SECONDS - t0)) s"
 }
 
-serve tiny-dense "$TINY_LIMIT" -m "$TINY" "${TINY_SERVE[@]}"
-serve tiny-polar "$TINY_LIMIT" -m "$TINY" --sparsity polar --routers "$TINY_ROUTERS" "${TINY_SERVE[@]}"
-serve 7b-dense "$BIG_LIMIT" -m "synthetic:$BIG" --tokenizer "$TINY" "${BIG_SERVE[@]}"
-serve 7b-polar "$BIG_LIMIT" -m "synthetic:$BIG" --tokenizer "$TINY" --sparsity polar "${BIG_SERVE[@]}"
+serve tiny-llama-dense "$TINY_LIMIT" -m "$TINY" "${TINY_SERVE[@]}"
+serve tiny-llama-polar "$TINY_LIMIT" -m "$TINY" --sparsity polar --routers "$TINY_ROUTERS" "${TINY_SERVE[@]}"
+serve "$BIG-dense" "$BIG_LIMIT" -m "synthetic:$BIG" --tokenizer "$TINY" "${BIG_SERVE[@]}"
+serve "$BIG-polar" "$BIG_LIMIT" -m "synthetic:$BIG" --tokenizer "$TINY" --sparsity polar "${BIG_SERVE[@]}"
 
 echo
 echo "== serve load ($BACKEND; prompt $PROMPT tokens, $TOKENS generated, greedy, streamed; $SECONDS s)"

@@ -122,10 +122,16 @@ public final class ServeCommand implements Command {
             scheduler.close();
             throw e;
         }
-        out.printf("polar serve: %s (context %d, batch %d, KV %d blocks of %d) on %s/v1 (chat template: %s)%n",
-                model.id(), model.contextLength(), model.maxBatch(), model.totalBlocks(), model.blockSize(),
+        out.printf("polar serve: %s (%s, context %d, batch %d, KV %d blocks of %d) on %s/v1 (chat template: %s)%n",
+                model.id(), sparsityNote(o), model.contextLength(), model.maxBatch(), model.totalBlocks(), model.blockSize(),
                 server.baseUri(), server.chatTemplate().name().toLowerCase());
         return server;
+    }
+
+    private static String sparsityNote(Options o) {
+        if (o.sparsity.equals("dense")) return "dense";
+        return "polar sparsity: " + (o.routers != null ? "routers " + o.routers : o.model != null && SyntheticModel.isName(o.model) ? "random routers" : "the model's routers")
+                + (o.attnDensity > 0 ? ", attention density " + o.attnDensity : "") + (o.mlp != null && o.mlp.equals("dense") ? ", MLP dense" : "");
     }
 
     /** Parsed command line. */

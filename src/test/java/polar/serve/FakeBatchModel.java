@@ -36,6 +36,7 @@ final class FakeBatchModel implements BatchModel {
     private volatile int poisonToken = -1;
     private volatile boolean closed;
     private volatile String chatTemplate;
+    private volatile int padding;
     private Thread owner;
     private int nextSeq;
 
@@ -63,6 +64,15 @@ final class FakeBatchModel implements BatchModel {
 
     FakeBatchModel chatTemplate(String template) {
         chatTemplate = template;
+        return this;
+    }
+
+    /**
+     * Pads logits rows with {@code extra} entries beyond the tokenizer's vocabulary, larger than any real logit (like a
+     * padded embedding whose padding rows a sampler over the whole row would pick).
+     */
+    FakeBatchModel padVocab(int extra) {
+        padding = extra;
         return this;
     }
 
@@ -121,7 +131,7 @@ final class FakeBatchModel implements BatchModel {
     @Override public Tokenizer tokenizer() { return tokenizer; }
     @Override public String chatTemplate() { return chatTemplate; }
     @Override public boolean isEos(int token) { return token == FakeTokenizer.EOS; }
-    @Override public int vocabSize() { return FakeTokenizer.VOCAB; }
+    @Override public int vocabSize() { return FakeTokenizer.VOCAB + padding; }
     @Override public int contextLength() { return context; }
     @Override public int maxBatch() { return maxBatch; }
     @Override public int blockSize() { return blockSize; }
@@ -240,9 +250,11 @@ final class FakeBatchModel implements BatchModel {
         else if (owner != Thread.currentThread()) throw new IllegalStateException("called from " + Thread.currentThread() + ", not " + owner);
     }
 
-    private static float[] flatten(List<float[]> rows) {
-        float[] out = new float[rows.size() * FakeTokenizer.VOCAB];
-        for (int i = 0; i < rows.size(); i++) System.arraycopy(rows.get(i), 0, out, i * FakeTokenizer.VOCAB, FakeTokenizer.VOCAB);
+    private float[] flatten(List<float[]> rows) {
+        int width = vocabSize();
+        float[] out = new float[rows.size() * width];
+        Arrays.fill(out, 100f); // the padding
+        for (int i = 0; i < rows.size(); i++) System.arraycopy(rows.get(i), 0, out, i * width, FakeTokenizer.VOCAB);
         return out;
     }
 }
