@@ -13,7 +13,8 @@
 # Dry run on a build machine (JVM backend, tiny sizes; after mvn -o compile):
 #   SERVE_LOAD_SMALL=1 bash benchmarks/gpu/serve-load.sh
 # Environment: BACKEND (default cuda; jvm when small), SERVE_LOAD_SMALL=1, ONLY="tiny-llama-dense llama2-7b-polar ..."
-# (a subset of the four servers), OUT (default ./out).
+# (a subset of the four servers), BUDGET (seconds, default 420 on the GPU: a server that would end later is skipped),
+# OUT (default ./out).
 set -u
 ROOT=$(pwd)
 OUT="${OUT:-$ROOT/out}"
@@ -25,14 +26,14 @@ POLAR=("$JAVA" "${JVM_ARGS[@]}" -cp "$CP" polar.cli.Polar)
 SMALL=${SERVE_LOAD_SMALL:-0}
 if [ "$SMALL" = 1 ]; then
   BACKEND=${BACKEND:-jvm}
-  CLIENTS=(2 4); PROMPT=16; TOKENS=6; ROUNDS=2; WARMUP_TOKENS=2
-  TINY_LIMIT=120; BIG_LIMIT=120; BIG=smoke-llama; BIG_SERVE=(--max-batch 4 --context 64)
+  CLIENTS=(2 4); PROMPT=16; TOKENS=6; ROUNDS=2
+  TINY_LIMIT=60; BIG_LIMIT=60; BIG=smoke-llama; BUDGET=${BUDGET:-1800}; BIG_SERVE=(--max-batch 4 --context 64)
   TINY_SERVE=(--max-batch 4 --context 64)
 else
   BACKEND=${BACKEND:-cuda}
-  CLIENTS=(64 256); PROMPT=128; TOKENS=128; ROUNDS=6; WARMUP_TOKENS=16
+  CLIENTS=(64 256); PROMPT=128; TOKENS=128; ROUNDS=6
   # Seconds after which a run starts no new request (running ones finish): the whole script stays near 7 minutes.
-  TINY_LIMIT=15; BIG_LIMIT=25; BIG=llama2-7b
+  TINY_LIMIT=20; BIG_LIMIT=30; BIG=llama2-7b; BUDGET=${BUDGET:-420}
   # 256 sequences of up to 256 positions: 4096 blocks of 16 (32 GiB of float16 KV for LLaMA-2-7B) plus slack.
   BIG_SERVE=(--max-batch 256 --context 512 --kv-blocks 4352)
   TINY_SERVE=(--max-batch 256)
@@ -47,6 +48,8 @@ REPORTS=()
 serve() {
   local name=$1 limit=$2; shift 2
   if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
+  # A server needs about its two runs' limits plus start-up and warm-up: skip it rather than overrun the budget.
+  if [ $((SECONDS + 2 * limit + 40)) -gt "$BUDGET" ]; then echo "!! $name: skipped (${SECONDS} s gone of a ${BUDGET} s budget)"; return; fi
   PORT=$((PORT + 1))
   echo
   echo "== $name: polar serve $* (port $PORT, backend $BACKEND)"
@@ -65,7 +68,7 @@ serve() {
   for c in "${CLIENTS[@]}"; do
     local report="$OUT/load-$name-c$c.json"
     # The warm-up round compiles (and captures) the server's graphs for up to this many sequences.
-    timeout -s KILL $((limit + 240)) "${POLAR[@]}" bench serve --url "http://127.0.0.1:$PORT" --wait 30 \
+    timeout -s KILL $((limit + 150)) "${POLAR[@]}" bench serve --url "http://127.0.0.1:$PORT" --wait 30 \
         --clients "$c" --requests $((c * ROUNDS)) --prompt-tokens "$PROMPT" --max-tokens "$TOKENS" \
         --warmup "$c" --duration "$limit" --label "$name c$c" --json "$report" \
         || echo "!! $name c$c: bench serve failed (exit $?); server log: $OUT/serve-$name.log"

@@ -95,7 +95,8 @@ public final class Server implements AutoCloseable {
         routes.put("/v1/models", new Route("GET", this::models));
         routes.put("/health", new Route("GET", this::health));
         routes.put("/metrics", new Route("GET", this::metrics));
-        this.http = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 0);
+        // A deep accept queue: hundreds of clients connecting at once must not see dropped SYNs (1 s retries).
+        this.http = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 1024);
         http.createContext("/", this::dispatch);
         http.setExecutor(executor);
     }
