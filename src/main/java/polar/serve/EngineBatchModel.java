@@ -28,7 +28,7 @@ import polar.tornado.runtime.Backend;
 
 /**
  * The {@link Engine} as a {@link BatchModel}: a sequence id is the engine sequence's block-table row; prefill chunks
- * and decode batches each run as one engine step; logits rows are copied into one reused array.
+ * and decode batches each run as one engine step, whose logits rows are handed on as they are.
  */
 public final class EngineBatchModel implements BatchModel {
     private final Backend backend;
@@ -37,7 +37,6 @@ public final class EngineBatchModel implements BatchModel {
     private final Tokenizer tokenizer;
     private final int maxPrefillTokens;
     private final Map<Integer, Sequence> open = new HashMap<>();
-    private float[] logits = new float[0];
 
     /** Runs {@code model} on {@code backend}; closing this closes the engine and the backend. */
     public EngineBatchModel(Backend backend, Model model, EngineOptions options, String id, String chatTemplate) {
@@ -146,7 +145,7 @@ public final class EngineBatchModel implements BatchModel {
     }
 
     @Override
-    public float[] prefill(List<PrefillChunk> chunks) {
+    public float[][] prefill(List<PrefillChunk> chunks) {
         List<Sequence> seqs = new ArrayList<>(chunks.size());
         List<int[]> tokens = new ArrayList<>(chunks.size());
         for (PrefillChunk c : chunks) {
@@ -156,14 +155,14 @@ public final class EngineBatchModel implements BatchModel {
         float[][] rows = engine.step(seqs, tokens);
         List<float[]> wanted = new ArrayList<>();
         for (int i = 0; i < rows.length; i++) if (chunks.get(i).wantLogits()) wanted.add(rows[i]);
-        return flatten(wanted);
+        return wanted.toArray(float[][]::new);
     }
 
     @Override
-    public float[] decode(int[] seqs, int[] tokens) {
+    public float[][] decode(int[] seqs, int[] tokens) {
         List<Sequence> batch = new ArrayList<>(seqs.length);
         for (int s : seqs) batch.add(sequence(s));
-        return flatten(List.of(engine.decode(batch, tokens)));
+        return engine.decode(batch, tokens);
     }
 
     @Override
@@ -185,12 +184,5 @@ public final class EngineBatchModel implements BatchModel {
         Sequence s = open.get(seq);
         if (s == null) throw new IllegalArgumentException("sequence " + seq + " is not open");
         return s;
-    }
-
-    private float[] flatten(List<float[]> rows) {
-        int vocab = vocabSize();
-        if (logits.length < rows.size() * vocab) logits = new float[maxBatch() * vocab];
-        for (int i = 0; i < rows.size(); i++) System.arraycopy(rows.get(i), 0, logits, i * vocab, vocab);
-        return logits;
     }
 }

@@ -154,7 +154,7 @@ final class FakeBatchModel implements BatchModel {
     }
 
     @Override
-    public float[] prefill(List<PrefillChunk> chunks) {
+    public float[][] prefill(List<PrefillChunk> chunks) {
         checkThread();
         int[] seqs = new int[chunks.size()], lengths = new int[chunks.size()];
         if (chunks.stream().mapToInt(c -> c.tokens().length).sum() > MAX_PREFILL_TOKENS) throw new IllegalStateException("prefill over maxPrefillTokens");
@@ -170,11 +170,11 @@ final class FakeBatchModel implements BatchModel {
             if (c.wantLogits()) rows.add(rowFor(s));
         }
         record(new Call(false, seqs, lengths));
-        return flatten(rows);
+        return padded(rows);
     }
 
     @Override
-    public float[] decode(int[] seqs, int[] tokens) {
+    public float[][] decode(int[] seqs, int[] tokens) {
         checkThread();
         checkDistinct(seqs);
         if (seqs.length > maxBatch) throw new IllegalStateException("decode batch " + seqs.length + " > maxBatch");
@@ -190,7 +190,7 @@ final class FakeBatchModel implements BatchModel {
             rows.add(rowFor(s));
         }
         record(new Call(true, seqs.clone(), tokens.clone()));
-        return flatten(rows);
+        return padded(rows);
     }
 
     @Override
@@ -250,11 +250,13 @@ final class FakeBatchModel implements BatchModel {
         else if (owner != Thread.currentThread()) throw new IllegalStateException("called from " + Thread.currentThread() + ", not " + owner);
     }
 
-    private float[] flatten(List<float[]> rows) {
-        int width = vocabSize();
-        float[] out = new float[rows.size() * width];
-        Arrays.fill(out, 100f); // the padding
-        for (int i = 0; i < rows.size(); i++) System.arraycopy(rows.get(i), 0, out, i * width, FakeTokenizer.VOCAB);
+    /** The rows, each padded to {@link #vocabSize()} with the padding logits. */
+    private float[][] padded(List<float[]> rows) {
+        float[][] out = new float[rows.size()][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = Arrays.copyOf(rows.get(i), vocabSize());
+            Arrays.fill(out[i], FakeTokenizer.VOCAB, out[i].length, 100f);
+        }
         return out;
     }
 }
