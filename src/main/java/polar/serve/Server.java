@@ -43,6 +43,14 @@ public final class Server implements AutoCloseable {
     /** A body over the limit is read and dropped up to this many bytes (so the client sees the 413), then the connection closes. */
     private static final long DRAIN_LIMIT = 64L << 20;
     private static final String SSE_DONE = "data: [DONE]\n\n";
+    /** Keep-alive connections the JDK server keeps idle (its default, 200, is below the clients of a load test). */
+    private static final String MAX_IDLE_CONNECTIONS = "sun.net.httpserver.maxIdleConnections";
+
+    static {
+        // Beyond the limit the JDK server closes a connection as its response ends, and a client that sends its next
+        // request on it at that moment fails ("header parser received no bytes"). Read once, when the first server starts.
+        if (System.getProperty(MAX_IDLE_CONNECTIONS) == null) System.setProperty(MAX_IDLE_CONNECTIONS, "65536");
+    }
 
     /**
      * @param host         address to bind (127.0.0.1 unless told otherwise)

@@ -65,4 +65,16 @@ class LoadTest {
             assertTrue(meanBatch > 2, "continuous batching batches under load: mean " + meanBatch);
         }
     }
+
+    /** More clients than the JDK server keeps idle connections by default (200): none may find its connection closed. */
+    @Test
+    void twoHundredFiftySixClientsKeepTheirConnections() throws Exception {
+        try (TestServer server = new TestServer(new FakeBatchModel(256, 256, 4, 8192).stepDelay(200), new Scheduler.Config(4096, 512), Server.Config.defaults())) {
+            LoadGenerator generator = new LoadGenerator(new LoadGenerator.Target(server.server.baseUri(), null, null, Duration.ofSeconds(20)));
+            LoadGenerator.Run run = generator.run(256, 1024, i -> LoadGenerator.Request.tokens(new int[] {5, 6, 7, 3 + i % 50}, 4, i % 2 == 0), null);
+            LoadGenerator.Report report = LoadGenerator.Report.of(256, run);
+            assertEquals(0, report.failed(), report.errors().toString());
+            assertEquals(1024 * 4, report.outputTokens());
+        }
+    }
 }
