@@ -17,6 +17,7 @@ import polar.tornado.graph.Buffer;
 import polar.tornado.graph.Grid;
 import polar.tornado.graph.TaskGraph;
 import polar.tornado.kernels.Activations;
+import polar.tornado.kernels.MlpRouterScores;
 import polar.tornado.kernels.SparseMlp;
 import polar.tornado.kernels.TopK;
 import polar.tornado.runtime.Backend;
@@ -165,6 +166,48 @@ class SparseMlpTest {
             FloatArray residual = Accuracy.randomFloats(random, c.batch() * c.hidden());
             assertClose(reference(c, layer, x, residual, chosen), sparseMlp(backend, c, layer, x, residual, chosen), Accuracy.F32,
                     "sparse MLP over the router's neurons " + what);
+        }
+    }
+
+    /**
+     * The router's second matrix and the batch aggregation in one pass ({@code MlpRouterScores.upSum*},
+     * batches up to 8) against float64: {@code sums[c] = sum_b f(low[b] . up[c])}, f = ReLU or softplus.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void routerUpProjectionAndBatchSumInOnePass(String name) {
+        routerUpSum(name, 1, 64, 1000, ElementType.F16, false);
+        routerUpSum(name, 3, 1032, 333, ElementType.F32, false);
+        routerUpSum(name, 8, 24, 517, ElementType.F16, true);
+        routerUpSum(name, 5, 256, 96, ElementType.F32, true);
+    }
+
+    static void routerUpSum(String name, int batch, int rank, int ffn, ElementType<?> type, boolean softplus) {
+        long seed = Accuracy.seed();
+        Random random = new Random(seed);
+        DeviceArray low = randomArray(random, type, batch * rank, 1);
+        DeviceArray up = randomArray(random, type, ffn * rank, (float) (2 / Math.sqrt(rank)));
+        double[] lv = values(low), uv = values(up), expected = new double[ffn];
+        for (int c = 0; c < ffn; c++) {
+            for (int b = 0; b < batch; b++) {
+                double z = 0;
+                for (int p = 0; p < rank; p++) z += lv[b * rank + p] * uv[c * rank + p];
+                expected[c] += softplus ? Math.log1p(Math.exp(z)) : Math.max(0, z);
+            }
+        }
+        String what = name + " batch " + batch + " rank " + rank + " ffn " + ffn + " " + type + (softplus ? " softplus" : " relu") + " seed=" + seed;
+        try (Backend backend = Backends.open(name)) {
+            Buffer<FloatArray> sums = poisoned(backend, ElementType.F32, ffn, "sums");
+            Grid grid = Grid.groups((ffn + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS);
+            TaskGraph g = new TaskGraph("routerUpSum");
+            var rule = constant(softplus ? 1 : 0);
+            if (type == ElementType.F16) {
+                g.kernel(MlpRouterScores::upSumF16, grid, cast(backend.upload(low, "low")), cast(backend.upload(up, "up")), sums, i32(rank), i32(ffn), constant(batch), rule);
+            } else {
+                g.kernel(MlpRouterScores::upSumF32, grid, cast(backend.upload(low, "low")), cast(backend.upload(up, "up")), sums, i32(rank), i32(ffn), constant(batch), rule);
+            }
+            SparseTesting.run(backend, g);
+            assertClose(expected, values(backend.read(sums)), Accuracy.F32, "router up + batch sum " + what);
         }
     }
 

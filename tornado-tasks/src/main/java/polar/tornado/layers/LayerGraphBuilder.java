@@ -289,9 +289,18 @@ public class LayerGraphBuilder {
         LayerBuffers w = weights.layers().get(l);
         int ffn = shape.ffn(), hidden = shape.hidden(), r = sp.rank()[l];
         g.gemm(step.normed(), 0, sp.routerDown().get(l), 0, sp.low(), 0, t, r, hidden, 1f, 0f);
-        g.gemm(sp.low(), 0, sp.routerUp().get(l), 0, sp.scores(), 0, t, ffn, r, 1f, 0f);
-        if (sp.softplus()) g.parallel(MlpRouterScores::batchSoftplusSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
-        else g.parallel(SparseMlp::batchReluSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
+        Buffer<?> up = sp.routerUp().get(l);
+        if (t <= SparseMlp.MAX_BATCH_TILE && r % SparseMlp.HIDDEN_MULTIPLE == 0) {
+            // small batch: the second router matrix as a GEMV at the bytes bound, aggregated over the batch in the same pass
+            Grid grid = Grid.groups((ffn + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS);
+            int rule = sp.softplus() ? 1 : 0;
+            if (up.type() == ElementType.F16) g.kernel(MlpRouterScores::upSumF16, grid, as(sp.low(), ElementType.F16), as(up, ElementType.F16), sp.sums(), i32(r), i32(ffn), constant(t), constant(rule));
+            else g.kernel(MlpRouterScores::upSumF32, grid, as(sp.low(), ElementType.F32), as(up, ElementType.F32), sp.sums(), i32(r), i32(ffn), constant(t), constant(rule));
+        } else {
+            g.gemm(sp.low(), 0, up, 0, sp.scores(), 0, t, ffn, r, 1f, 0f);
+            if (sp.softplus()) g.parallel(MlpRouterScores::batchSoftplusSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
+            else g.parallel(SparseMlp::batchReluSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
+        }
         g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), sp.sums(), sp.active(), constant(ffn), i32(k)); // n constant: keys in registers
         int tile = Math.min(SparseMlp.MAX_BATCH_TILE, t);
         int batchTiles = (t + tile - 1) / tile;
