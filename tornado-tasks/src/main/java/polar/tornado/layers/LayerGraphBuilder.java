@@ -89,9 +89,10 @@ public class LayerGraphBuilder {
     }
 
     /**
-     * Adds Polar Sparsity's MLP to decode steps (ReLU models, layers >= 1 with a router and a k below
-     * ffn for the step's batch): router GEMMs, batch aggregation, {@code TopK.large}, {@code SparseMlp}
-     * FC1 and FC2. Set before the first {@link #build}.
+     * Adds Polar Sparsity's MLP to decode steps (ReLU models, layers >= 1 with a router and a k for
+     * the step's batch that {@link SparseMlpBuffers#k} keeps sparse): router GEMMs (at batch <= 8 the
+     * second one fused with the batch aggregation), {@code TopK.large}, {@code SparseMlp} FC1 and
+     * split-K FC2 + combine. Set before the first {@link #build}.
      */
     public LayerGraphBuilder withSparseMlp(SparseMlpBuffers sparse) {
         if (sparse != null && shape.mlp() != TransformerShape.Mlp.RELU) throw new IllegalArgumentException("the sparse MLP needs a ReLU model");
