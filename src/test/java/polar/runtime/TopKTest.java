@@ -52,6 +52,40 @@ class TopKTest {
         check(name, TopK.LARGE_MAX, 3 * 1024, 1, Grid.groups(1, TopK.LARGE_THREADS), true);
     }
 
+    /** OPT-6.7B's MLP (ffn 16384) at density 0.1 and 0.25, every row kind, and k = 1 and k = n. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void largeRowsAtOptSize(String name) {
+        for (int k : new int[] {1, 1638, 4096, 16384}) check(name, 16384, k, 4, Grid.groups(4, TopK.LARGE_THREADS), true);
+    }
+
+    /** Rows shorter than a group, not a multiple of 32; all equal (ties only); all negative. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void largeRowsOfOddShapes(String name) {
+        for (int n : new int[] {1, 33, 1025}) {
+            for (int k : new int[] {1, (n + 1) / 2, n}) check(name, n, k, 2, Grid.groups(2, TopK.LARGE_THREADS), true);
+        }
+        check(name, 16383, 1638, 1, Grid.groups(1, TopK.LARGE_THREADS), true);
+        checkRow(name, new float[5000], 1234);                  // all +0: the first 1234 indices
+        float[] negative = new float[3000];
+        Random random = new Random(Accuracy.seed());
+        for (int i = 0; i < negative.length; i++) negative[i] = -1f - random.nextInt(50) / 8f;
+        checkRow(name, negative, 700);
+    }
+
+    static void checkRow(String name, float[] row, int k) {
+        FloatArray scores = new FloatArray(row.length);
+        for (int i = 0; i < row.length; i++) scores.set(i, row[i]);
+        try (Backend backend = Backends.open(name)) {
+            Buffer<IntArray> out = poisoned(backend, ElementType.I32, k, "topk");
+            TaskGraph g = new TaskGraph("topk");
+            g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), backend.upload(scores, "scores"), out, constant(row.length), i32(k));
+            SparseTesting.run(backend, g);
+            assertArrayEquals(reference(scores, 0, row.length, k), backend.read(out).toArray(), "large top-" + k + " of " + row.length + " " + name);
+        }
+    }
+
     static void check(String name, int n, int k, int rows, Grid grid, boolean large) {
         long seed = Accuracy.seed();
         Random random = new Random(seed);

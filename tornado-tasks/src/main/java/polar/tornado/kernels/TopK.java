@@ -13,10 +13,11 @@ import polar.tornado.types.IntArray;
  *
  * <p>{@link #small} (router scores over heads or KV groups, {@code n <= SMALL_MAX}) ranks every
  * element against the row in local memory: no reductions, a few microseconds at most.
- * {@link #large} (batch-summed MLP router scores, {@code n <= LARGE_MAX}) keeps the row in
- * registers (a contiguous run of up to 128 per work-item) and finds the k-th largest value bit
- * by bit, 32 rounds of one block reduction each (counting stops once exactly k values reach
- * a candidate), then places the winners with two block-wide prefix sums.
+ * {@link #large} (batch-summed MLP router scores, {@code n <= LARGE_MAX}) is a radix select in one
+ * work-group of 1024: each warp reads its contiguous segment of the row 32 consecutive scores at a
+ * time (coalesced; the row stays in L1 between passes), 7 passes of 5 bits find the k-th largest key
+ * from per-work-item digit counts in local memory (no atomics, so heavy ties cost nothing extra), then
+ * one block-wide scan and warp scans place the winners in index order.
  */
 public final class TopK {
     private TopK() {}
@@ -25,12 +26,12 @@ public final class TopK {
     /** Longest row {@link #small} takes. */
     public static final int SMALL_MAX = 256;
     /**
-     * Work-items per group of {@link #large}: 256, which every NVIDIA compiler can launch whatever
-     * the registers (NVIDIA's OpenCL allowed no more for this kernel; CUDA takes 512).
+     * Work-items per group of {@link #large}: 1024, one digit bucket per lane of a warp and a
+     * 32-bucket count per work-item in 32 KB of local memory; its registers stay far below 64.
      */
-    public static final int LARGE_THREADS = 256;
+    public static final int LARGE_THREADS = 1024;
     static final int LARGE_WARPS = LARGE_THREADS / WARP;
-    static final int LARGE_PER_THREAD = 128;
+    static final int LARGE_PER_THREAD = 32; // a count field holds up to 255; 4 work-items' fields are added packed
     /** Longest row {@link #large} takes. */
     public static final int LARGE_MAX = LARGE_THREADS * LARGE_PER_THREAD;
 
@@ -71,68 +72,128 @@ public final class TopK {
     }
 
     /**
-     * Top-k of rows of up to {@link #LARGE_MAX} scores. Launch with {@code Grid.groups(rows, LARGE_THREADS)};
-     * pass {@code n} as an {@code Arg.constant} (it is the model's ffn), so that the per-work-item
-     * loops have a constant trip count and the keys stay in registers.
+     * Top-k of rows of up to {@link #LARGE_MAX} scores. Launch with {@code Grid.groups(rows, LARGE_THREADS)}
+     * (exactly). Pass {@code n} as an {@code Arg.constant} where it is fixed (the model's ffn): the
+     * per-work-item loops then have a constant trip count and unroll.
+     *
+     * <p>Warp {@code w} owns the contiguous segment {@code [w * seg, (w + 1) * seg)} of the row and reads it
+     * 32 consecutive scores at a time (coalesced), so index order is (warp, step, lane) order: the
+     * compaction needs one block-wide scan, then warp scans only.
      */
     public static void large(KernelContext ctx, FloatArray scores, IntArray out, int n, int k) {
-        float[] sums = ctx.allocateFloatLocalArray(2 * LARGE_WARPS);
+        // per-work-item digit counts, RADIX_BUCKETS 8-bit fields packed 4 to an int: hist[word * THREADS + item]
+        int[] hist = ctx.allocateIntLocalArray(RADIX_WORDS * LARGE_THREADS);
+        float[] warpCounts = ctx.allocateFloatLocalArray(LARGE_WARPS * 4);
         float[] greaterTotals = ctx.allocateFloatLocalArray(LARGE_WARPS);
         float[] equalTotals = ctx.allocateFloatLocalArray(LARGE_WARPS);
-        int[] keys = new int[LARGE_PER_THREAD];
         int row = ctx.groupIdx;
-        int per = (n + LARGE_THREADS - 1) / LARGE_THREADS;
-        int first = ctx.localIdx * per;
-        for (int c = 0; c < per; c++) {
-            int i = first + c;
-            // past the row's end: PADDING, below every real key, so it is never counted or chosen
-            keys[c] = i < n ? key(scores.get(row * n + i)) : PADDING;
-        }
-        // The k-th largest key, built from the top bit down in unsigned order (key ^ MIN_VALUE):
-        // keep a bit when at least k keys are >= the candidate (candidates are above PADDING).
-        // When exactly k are, those are the answer and the candidate serves as the k-th key.
-        int threshold = 0;
-        int bit = Integer.MIN_VALUE;
-        int kth = 0;
-        boolean exact = false;
-        for (int round = 0; round < 32; round++) {
-            // every round reduces (the barrier is reached by all); once exact, nothing is counted
-            int candidate = (threshold | bit) ^ Integer.MIN_VALUE;
-            int count = 0;
-            if (!exact) {
-                for (int c = 0; c < per; c++) count += keys[c] >= candidate ? 1 : 0;
+        int item = ctx.localIdx;
+        int lane = ctx.laneId();
+        int warp = ctx.warpId();
+        int steps = (n + LARGE_THREADS - 1) / LARGE_THREADS; // reads per work-item, at most LARGE_PER_THREAD
+        int first = warp * steps * WARP + lane;               // this work-item's indices: first + s * WARP
+        // Radix select on the unsigned key (key ^ MIN_VALUE, same order), 5 bits a pass from the top:
+        // prefix = the k-th largest key's leading bits so far, above = how many keys have a greater prefix.
+        int prefix = 0;
+        int above = 0;
+        for (int pass = 0; pass < RADIX_PASSES; pass++) {
+            int width = 32 - RADIX_BITS * pass; // bits below the prefix: 32, 27, .., 2
+            for (int w = 0; w < RADIX_WORDS; w++) hist[w * LARGE_THREADS + item] = 0;
+            for (int s = 0; s < steps; s++) {
+                int i = first + s * WARP;
+                if (i < n) {
+                    int u = key(scores.get(row * n + i)) ^ Integer.MIN_VALUE;
+                    if (pass == 0 || (u >>> width) == prefix) {
+                        int d = digit(u, width);
+                        hist[(d >> 2) * LARGE_THREADS + item] += 1 << ((d & 3) * 8);
+                    }
+                }
             }
-            int total = blockSum(ctx, sums, count, round);
-            if (!exact && total >= k) threshold = threshold | bit;
-            if (!exact && total == k) {
-                exact = true;
-                kth = candidate;
+            ctx.localBarrier();
+            // work-item (word q, column j) adds up word q of columns j, j + 128, .. (fields <= 32 each,
+            // so 4 add up packed), then its warp adds up 128 columns' worth for the word's 4 digits
+            int q = item / (LARGE_THREADS / RADIX_WORDS);
+            int j = item % (LARGE_THREADS / RADIX_WORDS);
+            int base = q * LARGE_THREADS + j;
+            int stride = LARGE_THREADS / RADIX_WORDS;
+            int low = hist[base] + hist[base + stride] + hist[base + 2 * stride] + hist[base + 3 * stride];
+            int high = hist[base + 4 * stride] + hist[base + 5 * stride] + hist[base + 6 * stride] + hist[base + 7 * stride];
+            for (int f = 0; f < 4; f++) {
+                float count = ctx.warpReduceSum((float) (((low >>> (8 * f)) & 255) + ((high >>> (8 * f)) & 255)));
+                if (lane == 0) warpCounts[warp * 4 + f] = count;
             }
-            bit = bit >>> 1;
+            ctx.localBarrier();
+            // lane d of every warp: how many keys with the prefix have digit d (word d / 4, field d % 4)
+            int words = LARGE_WARPS / RADIX_WORDS; // warps per word
+            float count = 0f;
+            for (int s = 0; s < words; s++) count += warpCounts[((lane >> 2) * words + s) * 4 + (lane & 3)];
+            float atLeast = count; // keys with the prefix and digit >= lane: a suffix sum over the lanes
+            for (int offset = 1; offset < WARP; offset *= 2) {
+                float up = ctx.warpShuffle(atLeast, lane + offset < WARP ? lane + offset : lane);
+                if (lane + offset < WARP) atLeast += up;
+            }
+            // the k-th key's digit: the largest d with at least k keys above or at it
+            int chosen = (int) ctx.warpReduceMax(above + (int) atLeast >= k ? (float) lane : -1f);
+            float chosenAtLeast = ctx.warpShuffle(atLeast, chosen);
+            float chosenCount = ctx.warpShuffle(count, chosen);
+            above += (int) (chosenAtLeast - chosenCount);
+            prefix = width >= RADIX_BITS ? (prefix << RADIX_BITS) | chosen : (prefix << width) | (chosen >>> (RADIX_BITS - width));
         }
-        if (!exact) kth = threshold ^ Integer.MIN_VALUE;
+        int kth = prefix ^ Integer.MIN_VALUE; // the k-th largest key; above = how many keys beat it
+        int tiesWanted = k - above;
+        // every key above the k-th wins; ties at the k-th win by index until k are chosen
         int greater = 0;
         int equal = 0;
-        for (int c = 0; c < per; c++) {
-            greater += keys[c] > kth ? 1 : 0;
-            equal += keys[c] == kth ? 1 : 0;
-        }
-        // every key above the k-th wins; ties at the k-th win by index until k are chosen
-        int tiesWanted = k - blockSum(ctx, sums, greater, 32);
-        int greaterBefore = exclusiveScan(ctx, greaterTotals, greater);
-        int equalBefore = exclusiveScan(ctx, equalTotals, equal);
-        for (int c = 0; c < per; c++) {
-            if (keys[c] > kth) {
-                out.set(row * k + greaterBefore + Math.min(equalBefore, tiesWanted), first + c);
-                greaterBefore++;
-            } else if (keys[c] == kth) {
-                if (equalBefore < tiesWanted) out.set(row * k + greaterBefore + equalBefore, first + c);
-                equalBefore++;
+        for (int s = 0; s < steps; s++) {
+            int i = first + s * WARP;
+            if (i < n) {
+                int key = key(scores.get(row * n + i));
+                greater += key > kth ? 1 : 0;
+                equal += key == kth ? 1 : 0;
             }
+        }
+        float warpGreater = ctx.warpReduceSum((float) greater);
+        float warpEqual = ctx.warpReduceSum((float) equal);
+        if (lane == 0) {
+            greaterTotals[warp] = warpGreater;
+            equalTotals[warp] = warpEqual;
+        }
+        ctx.localBarrier();
+        int greaterBefore = (int) ctx.warpReduceSum(lane < warp ? greaterTotals[lane] : 0f);
+        int equalBefore = (int) ctx.warpReduceSum(lane < warp ? equalTotals[lane] : 0f);
+        for (int s = 0; s < steps; s++) {
+            int i = first + s * WARP;
+            int key = i < n ? key(scores.get(row * n + i)) : PADDING;
+            // this step's flags over the warp, packed greater + 64 * equal (each <= 32): one inclusive scan
+            int flags = (key > kth ? 1 : 0) + (key == kth ? 64 : 0);
+            float inclusive = flags;
+            for (int offset = 1; offset < WARP; offset *= 2) {
+                float up = ctx.warpShuffle(inclusive, lane >= offset ? lane - offset : lane);
+                if (lane >= offset) inclusive += up;
+            }
+            int before = (int) inclusive - flags;
+            int g = greaterBefore + (before & 63);
+            int e = equalBefore + (before >> 6);
+            if (key > kth) out.set(row * k + g + Math.min(e, tiesWanted), i);
+            else if (key == kth && e < tiesWanted) out.set(row * k + g + e, i);
+            int stepTotal = (int) ctx.warpShuffle(inclusive, WARP - 1);
+            greaterBefore += stepTotal & 63;
+            equalBefore += stepTotal >> 6;
         }
     }
 
-    /** Key of the slots past a row's end in {@link #large}: below every real key. */
+    /** Bits per radix pass of {@link #large}, and its passes: 6 of 5 bits, then the last 2. */
+    static final int RADIX_BITS = 5;
+    static final int RADIX_PASSES = (32 + RADIX_BITS - 1) / RADIX_BITS;
+    static final int RADIX_BUCKETS = 1 << RADIX_BITS;
+    static final int RADIX_WORDS = RADIX_BUCKETS / 4;
+
+    /** The radix digit of unsigned key {@code u} just below its top {@code 32 - width} bits (zero-padded on the right in the last pass). */
+    static int digit(int u, int width) {
+        return width >= RADIX_BITS ? (u >>> (width - RADIX_BITS)) & (RADIX_BUCKETS - 1) : (u << (RADIX_BITS - width)) & (RADIX_BUCKETS - 1);
+    }
+
+    /** Key that sorts below every real key (NaN's key is one above it). */
     static final int PADDING = Integer.MIN_VALUE;
 
     /**
@@ -143,36 +204,5 @@ public final class TopK {
         int bits = Float.floatToRawIntBits(value);
         if (Float.isNaN(value)) return PADDING + 1;
         return bits >= 0 ? bits : bits ^ Integer.MAX_VALUE;
-    }
-
-    /**
-     * Sum of {@code value} (a count up to 2^24) over the work-group, returned to every work-item.
-     * Double-buffered by the parity of {@code round} (consecutive calls: consecutive rounds), so one
-     * barrier per call suffices: a work-item can only overwrite a buffer after everyone passed the
-     * barrier of the call in between.
-     */
-    static int blockSum(KernelContext ctx, float[] sums, int value, int round) {
-        int base = (round & 1) * LARGE_WARPS;
-        float warpSum = ctx.warpReduceSum((float) value);
-        if (ctx.laneId() == 0) sums[base + ctx.warpId()] = warpSum;
-        ctx.localBarrier();
-        float total = 0f;
-        for (int w = 0; w < LARGE_WARPS; w++) total += sums[base + w];
-        return (int) total;
-    }
-
-    /** Sum of {@code value} over the work-items before this one (counts up to 2^24); {@code totals} is used once. */
-    static int exclusiveScan(KernelContext ctx, float[] totals, int value) {
-        int lane = ctx.laneId();
-        float inclusive = value;
-        for (int offset = 1; offset < WARP; offset *= 2) {
-            float up = ctx.warpShuffle(inclusive, lane >= offset ? lane - offset : lane);
-            if (lane >= offset) inclusive += up;
-        }
-        if (lane == WARP - 1) totals[ctx.warpId()] = inclusive;
-        ctx.localBarrier();
-        float before = inclusive - value;
-        for (int w = 0; w < ctx.warpId(); w++) before += totals[w];
-        return (int) before;
     }
 }
