@@ -94,16 +94,22 @@ public final class TopK {
         int first = warp * steps * WARP + lane;               // this work-item's indices: first + s * WARP
         // Radix select on the unsigned key (key ^ MIN_VALUE, same order), 5 bits a pass from the top:
         // prefix = the k-th largest key's leading bits so far, above = how many keys have a greater prefix.
+        int[] keys = new int[KEYS_IN_REGISTERS]; // this work-item's first unsigned keys; the rest are read again
+        for (int s = 0; s < steps && s < KEYS_IN_REGISTERS; s++) keys[s] = unsignedKey(scores, row, n, first + s * WARP);
+        // Radix select on the unsigned key (key ^ MIN_VALUE, same order), 5 bits a pass from the top:
+        // prefix = the k-th largest key's leading bits so far, above = how many keys have a greater
+        // prefix. Once the prefix's keys are exactly the ones still wanted (done), passes count nothing.
         int prefix = 0;
         int above = 0;
+        int width = 32; // bits below the prefix
+        boolean done = false;
         for (int pass = 0; pass < RADIX_PASSES; pass++) {
-            int width = 32 - RADIX_BITS * pass; // bits below the prefix: 32, 27, .., 2
             for (int w = 0; w < RADIX_WORDS; w++) hist[w * LARGE_THREADS + item] = 0;
-            for (int s = 0; s < steps; s++) {
-                int i = first + s * WARP;
-                if (i < n) {
-                    int u = key(scores.get(row * n + i)) ^ Integer.MIN_VALUE;
-                    if (pass == 0 || (u >>> width) == prefix) {
+            if (!done) {
+                for (int s = 0; s < steps; s++) {
+                    int i = first + s * WARP;
+                    int u = s < KEYS_IN_REGISTERS ? keys[s] : unsignedKey(scores, row, n, i);
+                    if (i < n && (pass == 0 || (u >>> width) == prefix)) {
                         int d = digit(u, width);
                         hist[(d >> 2) * LARGE_THREADS + item] += 1 << ((d & 3) * 8);
                     }
@@ -134,22 +140,27 @@ public final class TopK {
             }
             // the k-th key's digit: the largest d with at least k keys above or at it
             int chosen = (int) ctx.warpReduceMax(above + (int) atLeast >= k ? (float) lane : -1f);
-            float chosenAtLeast = ctx.warpShuffle(atLeast, chosen);
-            float chosenCount = ctx.warpShuffle(count, chosen);
-            above += (int) (chosenAtLeast - chosenCount);
-            prefix = width >= RADIX_BITS ? (prefix << RADIX_BITS) | chosen : (prefix << width) | (chosen >>> (RADIX_BITS - width));
+            int chosenAtLeast = (int) ctx.warpShuffle(atLeast, chosen);
+            int chosenCount = (int) ctx.warpShuffle(count, chosen);
+            if (!done) {
+                above += chosenAtLeast - chosenCount;
+                int bits = Math.min(RADIX_BITS, width);
+                prefix = (prefix << bits) | (chosen >>> (RADIX_BITS - bits));
+                width -= bits;
+                done = above + chosenCount == k; // the prefix's keys are exactly the ones still wanted
+            }
         }
-        int kth = prefix ^ Integer.MIN_VALUE; // the k-th largest key; above = how many keys beat it
+        // every key above the k-th's prefix wins; ties at it win by index until k are chosen (when the
+        // select stopped early, the tied keys are exactly the ones wanted)
         int tiesWanted = k - above;
-        // every key above the k-th wins; ties at the k-th win by index until k are chosen
         int greater = 0;
         int equal = 0;
         for (int s = 0; s < steps; s++) {
             int i = first + s * WARP;
+            int top = (s < KEYS_IN_REGISTERS ? keys[s] : unsignedKey(scores, row, n, i)) >>> width;
             if (i < n) {
-                int key = key(scores.get(row * n + i));
-                greater += key > kth ? 1 : 0;
-                equal += key == kth ? 1 : 0;
+                greater += unsignedGreater(top, prefix) ? 1 : 0;
+                equal += top == prefix ? 1 : 0;
             }
         }
         float warpGreater = ctx.warpReduceSum((float) greater);
@@ -163,9 +174,11 @@ public final class TopK {
         int equalBefore = (int) ctx.warpReduceSum(lane < warp ? equalTotals[lane] : 0f);
         for (int s = 0; s < steps; s++) {
             int i = first + s * WARP;
-            int key = i < n ? key(scores.get(row * n + i)) : PADDING;
+            int top = (s < KEYS_IN_REGISTERS ? keys[s] : unsignedKey(scores, row, n, i)) >>> width;
+            boolean wins = i < n && unsignedGreater(top, prefix);
+            boolean ties = i < n && top == prefix;
             // this step's flags over the warp, packed greater + 64 * equal (each <= 32): one inclusive scan
-            int flags = (key > kth ? 1 : 0) + (key == kth ? 64 : 0);
+            int flags = (wins ? 1 : 0) + (ties ? 64 : 0);
             float inclusive = flags;
             for (int offset = 1; offset < WARP; offset *= 2) {
                 float up = ctx.warpShuffle(inclusive, lane >= offset ? lane - offset : lane);
@@ -174,8 +187,8 @@ public final class TopK {
             int before = (int) inclusive - flags;
             int g = greaterBefore + (before & 63);
             int e = equalBefore + (before >> 6);
-            if (key > kth) out.set(row * k + g + Math.min(e, tiesWanted), i);
-            else if (key == kth && e < tiesWanted) out.set(row * k + g + e, i);
+            if (wins) out.set(row * k + g + Math.min(e, tiesWanted), i);
+            else if (ties && e < tiesWanted) out.set(row * k + g + e, i);
             int stepTotal = (int) ctx.warpShuffle(inclusive, WARP - 1);
             greaterBefore += stepTotal & 63;
             equalBefore += stepTotal >> 6;
@@ -191,6 +204,22 @@ public final class TopK {
     /** The radix digit of unsigned key {@code u} just below its top {@code 32 - width} bits (zero-padded on the right in the last pass). */
     static int digit(int u, int width) {
         return width >= RADIX_BITS ? (u >>> (width - RADIX_BITS)) & (RADIX_BUCKETS - 1) : (u << (RADIX_BITS - width)) & (RADIX_BUCKETS - 1);
+    }
+
+    /**
+     * Keys {@link #large} keeps in registers per work-item: all of a row of up to 16384 (OPT-6.7B's
+     * ffn) at about 55 registers; longer rows read the rest again each pass.
+     */
+    static final int KEYS_IN_REGISTERS = 16;
+
+    /** {@link #key} of {@code scores[row * n + i]} in unsigned order ({@code key ^ MIN_VALUE}); 0 past the row's end. */
+    static int unsignedKey(FloatArray scores, int row, int n, int i) {
+        return i < n ? key(scores.get(row * n + i)) ^ Integer.MIN_VALUE : 0;
+    }
+
+    /** {@code a > b} as unsigned ints. */
+    static boolean unsignedGreater(int a, int b) {
+        return (a ^ Integer.MIN_VALUE) > (b ^ Integer.MIN_VALUE);
     }
 
     /** Key that sorts below every real key (NaN's key is one above it). */
