@@ -15,7 +15,7 @@ import polar.tornado.types.IntArray;
  * element against the row in local memory: no reductions, a few microseconds at most.
  * {@link #large} (batch-summed MLP router scores, {@code n <= LARGE_MAX}) is a radix select in one
  * work-group of 1024: each warp reads its contiguous segment of the row 32 consecutive scores at a
- * time (coalesced; the row stays in L1 between passes), 7 passes of 5 bits find the k-th largest key
+ * time (coalesced; the row stays in L1 between passes), 7 passes (2 bits, then 6 of 5) find the k-th largest key
  * from per-work-item digit counts in local memory (no atomics, so heavy ties cost nothing extra), then
  * one block-wide scan and warp scans place the winners in index order.
  */
@@ -92,11 +92,9 @@ public final class TopK {
         int warp = ctx.warpId();
         int steps = (n + LARGE_THREADS - 1) / LARGE_THREADS; // reads per work-item, at most LARGE_PER_THREAD
         int first = warp * steps * WARP + lane;               // this work-item's indices: first + s * WARP
-        // Radix select on the unsigned key (key ^ MIN_VALUE, same order), 5 bits a pass from the top:
-        // prefix = the k-th largest key's leading bits so far, above = how many keys have a greater prefix.
         int[] keys = new int[KEYS_IN_REGISTERS]; // this work-item's first unsigned keys; the rest are read again
         for (int s = 0; s < steps && s < KEYS_IN_REGISTERS; s++) keys[s] = unsignedKey(scores, row, n, first + s * WARP);
-        // Radix select on the unsigned key (key ^ MIN_VALUE, same order), 5 bits a pass from the top:
+        // Radix select on the unsigned key (key ^ MIN_VALUE, same order) from the top: 2 bits, then 5 a pass:
         // prefix = the k-th largest key's leading bits so far, above = how many keys have a greater
         // prefix. Once the prefix's keys are exactly the ones still wanted (done), passes count nothing.
         int prefix = 0;
@@ -104,14 +102,15 @@ public final class TopK {
         int width = 32; // bits below the prefix
         boolean done = false;
         for (int pass = 0; pass < RADIX_PASSES; pass++) {
+            int shift = pass == 0 ? 32 - FIRST_BITS : width - RADIX_BITS; // the digit's lowest bit
             for (int w = 0; w < RADIX_WORDS; w++) hist[w * LARGE_THREADS + item] = 0;
             if (!done) {
                 for (int s = 0; s < steps; s++) {
                     int i = first + s * WARP;
                     int u = s < KEYS_IN_REGISTERS ? keys[s] : unsignedKey(scores, row, n, i);
                     if (i < n && (pass == 0 || (u >>> width) == prefix)) {
-                        int d = digit(u, width);
-                        hist[(d >> 2) * LARGE_THREADS + item] += 1 << ((d & 3) * 8);
+                        int d = (u >>> shift) & (RADIX_BUCKETS - 1); // digit d counts in word d % 8, field d / 8
+                        hist[(d & (RADIX_WORDS - 1)) * LARGE_THREADS + item] += 1 << (d & ~(RADIX_WORDS - 1));
                     }
                 }
             }
@@ -129,10 +128,10 @@ public final class TopK {
                 if (lane == 0) warpCounts[warp * 4 + f] = count;
             }
             ctx.localBarrier();
-            // lane d of every warp: how many keys with the prefix have digit d (word d / 4, field d % 4)
+            // lane d of every warp: how many keys with the prefix have digit d (word d % 8, field d / 8)
             int words = LARGE_WARPS / RADIX_WORDS; // warps per word
             float count = 0f;
-            for (int s = 0; s < words; s++) count += warpCounts[((lane >> 2) * words + s) * 4 + (lane & 3)];
+            for (int s = 0; s < words; s++) count += warpCounts[((lane & (RADIX_WORDS - 1)) * words + s) * 4 + lane / RADIX_WORDS];
             float atLeast = count; // keys with the prefix and digit >= lane: a suffix sum over the lanes
             for (int offset = 1; offset < WARP; offset *= 2) {
                 float up = ctx.warpShuffle(atLeast, lane + offset < WARP ? lane + offset : lane);
@@ -144,9 +143,8 @@ public final class TopK {
             int chosenCount = (int) ctx.warpShuffle(count, chosen);
             if (!done) {
                 above += chosenAtLeast - chosenCount;
-                int bits = Math.min(RADIX_BITS, width);
-                prefix = (prefix << bits) | (chosen >>> (RADIX_BITS - bits));
-                width -= bits;
+                prefix = (prefix << (width - shift)) | chosen;
+                width = shift;
                 done = above + chosenCount == k; // the prefix's keys are exactly the ones still wanted
             }
         }
@@ -195,20 +193,19 @@ public final class TopK {
         }
     }
 
-    /** Bits per radix pass of {@link #large}, and its passes: 6 of 5 bits, then the last 2. */
+    /**
+     * Radix passes of {@link #large}: the first takes the top 2 bits (sign and exponent's top), the
+     * other 6 take 5 each (one bucket per lane of a warp, 8-bit counts packed 4 to a word).
+     */
+    static final int FIRST_BITS = 2;
     static final int RADIX_BITS = 5;
-    static final int RADIX_PASSES = (32 + RADIX_BITS - 1) / RADIX_BITS;
+    static final int RADIX_PASSES = 1 + (32 - FIRST_BITS) / RADIX_BITS;
     static final int RADIX_BUCKETS = 1 << RADIX_BITS;
     static final int RADIX_WORDS = RADIX_BUCKETS / 4;
 
-    /** The radix digit of unsigned key {@code u} just below its top {@code 32 - width} bits (zero-padded on the right in the last pass). */
-    static int digit(int u, int width) {
-        return width >= RADIX_BITS ? (u >>> (width - RADIX_BITS)) & (RADIX_BUCKETS - 1) : (u << (RADIX_BITS - width)) & (RADIX_BUCKETS - 1);
-    }
-
     /**
      * Keys {@link #large} keeps in registers per work-item: all of a row of up to 16384 (OPT-6.7B's
-     * ffn) at about 55 registers; longer rows read the rest again each pass.
+     * ffn) at 56 registers on sm_90; longer rows read the rest again each pass.
      */
     static final int KEYS_IN_REGISTERS = 16;
 
