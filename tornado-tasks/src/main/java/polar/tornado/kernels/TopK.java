@@ -123,10 +123,8 @@ public final class TopK {
             int stride = LARGE_THREADS / RADIX_WORDS;
             int low = hist[base] + hist[base + stride] + hist[base + 2 * stride] + hist[base + 3 * stride];
             int high = hist[base + 4 * stride] + hist[base + 5 * stride] + hist[base + 6 * stride] + hist[base + 7 * stride];
-            for (int f = 0; f < 4; f++) {
-                float count = ctx.warpReduceSum((float) (((low >>> (8 * f)) & 255) + ((high >>> (8 * f)) & 255)));
-                if (lane == 0) warpCounts[warp * 4 + f] = count;
-            }
+            float warpCount = fieldSums(ctx, fields(low, high, 0), fields(low, high, 1), fields(low, high, 2), fields(low, high, 3));
+            if ((lane & 7) == 0) warpCounts[warp * 4 + lane / 8] = warpCount;
             ctx.localBarrier();
             // lane d of every warp: how many keys with the prefix have digit d (word d % 8, field d / 8)
             int words = LARGE_WARPS / RADIX_WORDS; // warps per word
@@ -170,27 +168,60 @@ public final class TopK {
         ctx.localBarrier();
         int greaterBefore = (int) ctx.warpReduceSum(lane < warp ? greaterTotals[lane] : 0f);
         int equalBefore = (int) ctx.warpReduceSum(lane < warp ? equalTotals[lane] : 0f);
-        for (int s = 0; s < steps; s++) {
+        // two steps at a time: each one's flags over the warp, packed as 6-bit fields (sums <= 32) of
+        // greater, equal (step s), greater, equal (step s + 1), 24 bits: one inclusive scan for both
+        for (int s = 0; s < steps; s += 2) {
             int i = first + s * WARP;
             int top = (s < KEYS_IN_REGISTERS ? keys[s] : unsignedKey(scores, row, n, i)) >>> width;
+            int nextTop = (s + 1 < KEYS_IN_REGISTERS ? keys[s + 1] : unsignedKey(scores, row, n, i + WARP)) >>> width;
             boolean wins = i < n && unsignedGreater(top, prefix);
             boolean ties = i < n && top == prefix;
-            // this step's flags over the warp, packed greater + 64 * equal (each <= 32): one inclusive scan
-            int flags = (wins ? 1 : 0) + (ties ? 64 : 0);
+            boolean nextWins = s + 1 < steps && i + WARP < n && unsignedGreater(nextTop, prefix);
+            boolean nextTies = s + 1 < steps && i + WARP < n && nextTop == prefix;
+            int flags = (wins ? 1 : 0) + (ties ? 1 << 6 : 0) + (nextWins ? 1 << 12 : 0) + (nextTies ? 1 << 18 : 0);
             float inclusive = flags;
             for (int offset = 1; offset < WARP; offset *= 2) {
                 float up = ctx.warpShuffle(inclusive, lane >= offset ? lane - offset : lane);
                 if (lane >= offset) inclusive += up;
             }
             int before = (int) inclusive - flags;
-            int g = greaterBefore + (before & 63);
-            int e = equalBefore + (before >> 6);
-            if (wins) out.set(row * k + g + Math.min(e, tiesWanted), i);
-            else if (ties && e < tiesWanted) out.set(row * k + g + e, i);
-            int stepTotal = (int) ctx.warpShuffle(inclusive, WARP - 1);
-            greaterBefore += stepTotal & 63;
-            equalBefore += stepTotal >> 6;
+            int total = (int) ctx.warpShuffle(inclusive, WARP - 1);
+            place(out, row * k, greaterBefore + (before & 63), equalBefore + ((before >> 6) & 63), tiesWanted, wins, ties, i);
+            greaterBefore += total & 63;
+            equalBefore += (total >> 6) & 63;
+            place(out, row * k, greaterBefore + ((before >> 12) & 63), equalBefore + (before >> 18), tiesWanted, nextWins, nextTies, i + WARP);
+            greaterBefore += (total >> 12) & 63;
+            equalBefore += total >> 18;
         }
+    }
+
+    /**
+     * Writes index {@code i} into the list at {@code base} if it wins ({@code greater} keys beat it and
+     * {@code equal} tie with it before it, in index order; ties win while fewer than {@code tiesWanted} came before).
+     */
+    static void place(IntArray out, int base, int greater, int equal, int tiesWanted, boolean wins, boolean ties, int i) {
+        if (wins) out.set(base + greater + Math.min(equal, tiesWanted), i);
+        else if (ties && equal < tiesWanted) out.set(base + greater + equal, i);
+    }
+
+    /** Field {@code f} (8 bits) of two packed digit counts, added. */
+    static float fields(int low, int high, int f) {
+        return ((low >>> (8 * f)) & 255) + ((high >>> (8 * f)) & 255);
+    }
+
+    /**
+     * Warp sums of four values, scattered: lane {@code l} gets the sum of value {@code l / 8} over the
+     * warp. A reduce-scatter butterfly: 6 shuffles where four warp reductions take 20.
+     */
+    static float fieldSums(KernelContext ctx, float v0, float v1, float v2, float v3) {
+        int lane = ctx.laneId();
+        boolean upper = (lane & 16) != 0; // keeps values 2 and 3, sends 0 and 1 (the others the reverse)
+        float kept0 = (upper ? v2 : v0) + ctx.warpShuffleXor(upper ? v0 : v2, 16);
+        float kept1 = (upper ? v3 : v1) + ctx.warpShuffleXor(upper ? v1 : v3, 16);
+        boolean odd = (lane & 8) != 0;    // keeps the second of the two
+        float sum = (odd ? kept1 : kept0) + ctx.warpShuffleXor(odd ? kept0 : kept1, 8);
+        for (int mask = 4; mask > 0; mask >>= 1) sum += ctx.warpShuffleXor(sum, mask);
+        return sum;
     }
 
     /**
