@@ -197,13 +197,13 @@ public class LayerGraphBuilder {
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         }
         if (p > 1) {
-            Grid cells = Grid.of(t, k * shape.group() * shape.headDim());
+            Grid cells = Grid.groups(k, t, Attention.THREADS);
             if (half) {
-                g.parallel(SelectiveAttention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
-                        as(step.attn(), ElementType.F16), i32(t), i32(k), i32(shape.heads()), constant(shape.headDim()), i32(shape.group()), i32(p), i32(partitionSize));
+                g.kernel(SelectiveAttention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
+                        as(step.attn(), ElementType.F16), i32(k), i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(partitionSize));
             } else {
-                g.parallel(SelectiveAttention::combine, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
-                        as(step.attn(), ElementType.F32), i32(t), i32(k), i32(shape.heads()), constant(shape.headDim()), i32(shape.group()), i32(p), i32(partitionSize));
+                g.kernel(SelectiveAttention::combine, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
+                        as(step.attn(), ElementType.F32), i32(k), i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(partitionSize));
             }
         }
     }
@@ -232,13 +232,13 @@ public class LayerGraphBuilder {
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         }
         if (p > 1) {
-            Grid cells = Grid.of(t, shape.qDim());
+            Grid cells = Grid.groups(shape.kvHeads(), t, Attention.THREADS);
             if (half) {
-                g.parallel(Attention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F16),
-                        i32(t), i32(shape.heads()), constant(shape.headDim()), i32(p), i32(partitionSize));
+                g.kernel(Attention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F16),
+                        i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(partitionSize));
             } else {
-                g.parallel(Attention::combine, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F32),
-                        i32(t), i32(shape.heads()), constant(shape.headDim()), i32(p), i32(partitionSize));
+                g.kernel(Attention::combine, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F32),
+                        i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(partitionSize));
             }
         }
     }
