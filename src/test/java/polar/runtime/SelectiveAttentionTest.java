@@ -34,7 +34,7 @@ import polar.tornado.types.IntArray;
 class SelectiveAttentionTest {
 
     static List<String> backends() {
-        return Backends.available();
+        return polar.engine.TestBackends.names();
     }
 
     /** A model's attention shape: {@code kvHeads} units of {@code group} query heads each. */

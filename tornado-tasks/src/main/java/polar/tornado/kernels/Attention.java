@@ -53,6 +53,12 @@ public final class Attention {
     static final int MAX_SLICES = MAX_HEAD_DIM / SLICE;
     /** Query (or output) values one lane holds: 8 per slice per query head. */
     static final int PER_LANE = MAX_GROUP_WIDTH / ROW_LANES;
+    /** Most complete (row, head) scores one lane holds after the transposed reduction. */
+    static final int HELD = ROWS * MAX_GROUP / ROW_LANES;
+    /** Partitions whose values a lane of {@link #combine} reads at once. */
+    static final int COMBINE_BATCH = 8;
+    /** Dimensions of a head per lane in {@link #combine}: {@code o[c]} is dimension {@code c * 32 + lane}. */
+    static final int HEAD_CHUNKS = MAX_HEAD_DIM / KernelContext.WARP_SIZE;
     /** Score of a position outside the causal range (finite, so {@code exp} of differences stays 0, not NaN). */
     static final float MASKED = -1e30f;
 
@@ -120,24 +126,35 @@ public final class Attention {
      * Merges split-K partials into {@code out[tokens, heads * headDim]}: each partition's output
      * weighted by its softmax mass {@code sum * exp(max - globalMax)}. Only the partitions that
      * hold positions of the token ({@code position / partitionSize + 1}) count. Launch with
-     * {@code Grid.groups(kvHeads, tokens, THREADS)}: a work-group per KV head's query heads and token.
+     * {@code Grid.groups(kvHeads, tokens, THREADS)}: a work-group per KV head's query heads and token,
+     * a warp per query head.
      */
     public static void combine(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, FloatArray out,
                                int heads, int headDim, int group, int partitions, int partitionSize) {
-        int width = group * headDim;
-        for (int i = ctx.localIdx; i < width; i += THREADS) {
-            int e = ctx.groupIdx * width + i;
-            out.set(ctx.groupIdy * heads * headDim + e, combined(partOut, partStats, positions, ctx.groupIdy, e, heads, headDim, partitions, partitionSize));
+        float[] o = new float[HEAD_CHUNKS];
+        for (int first = 0; first < group; first += WARPS) {
+            boolean mine = first + ctx.warpId() < group;
+            int head = ctx.groupIdx * group + (mine ? first + ctx.warpId() : 0);
+            combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);
+            for (int c = 0; c < HEAD_CHUNKS; c++) {
+                int d = c * KernelContext.WARP_SIZE + ctx.laneId();
+                if (mine && d < headDim) out.set((ctx.groupIdy * heads + head) * headDim + d, o[c]);
+            }
         }
     }
 
     /** {@link #combine} writing float16 output. */
     public static void combineHalf(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, HalfArray out,
                                    int heads, int headDim, int group, int partitions, int partitionSize) {
-        int width = group * headDim;
-        for (int i = ctx.localIdx; i < width; i += THREADS) {
-            int e = ctx.groupIdx * width + i;
-            out.set(ctx.groupIdy * heads * headDim + e, combined(partOut, partStats, positions, ctx.groupIdy, e, heads, headDim, partitions, partitionSize));
+        float[] o = new float[HEAD_CHUNKS];
+        for (int first = 0; first < group; first += WARPS) {
+            boolean mine = first + ctx.warpId() < group;
+            int head = ctx.groupIdx * group + (mine ? first + ctx.warpId() : 0);
+            combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);
+            for (int c = 0; c < HEAD_CHUNKS; c++) {
+                int d = c * KernelContext.WARP_SIZE + ctx.laneId();
+                if (mine && d < headDim) out.set((ctx.groupIdy * heads + head) * headDim + d, o[c]);
+            }
         }
     }
 
@@ -160,6 +177,9 @@ public final class Attention {
         float[] keys = new float[ROWS * MAX_SLICES * 8];
         float[] values = new float[ROWS * MAX_SLICES * 8];
         float[] scores = new float[ROWS * MAX_GROUP];
+        float[] weights = new float[ROWS * MAX_GROUP];
+        float[] rescale = new float[MAX_GROUP];
+        float[] runMax = new float[HELD];
         float[] lo = new float[4];
         float[] hi = new float[4];
         int t = ctx.groupIdy;
@@ -168,16 +188,19 @@ public final class Attention {
         int table = tokenSeq.get(t) * maxBlocks;
         int lane = ctx.localIdx % ROW_LANES;
         int set = ctx.localIdx / ROW_LANES;
-        loadQueries(q, max, sum, acc, qkv, t * qStride + unit * group * headDim, scale, lane, headDim, group);
+        loadQueries(q, runMax, sum, acc, qkv, t * qStride + unit * group * headDim, scale, lane, headDim, group);
         for (int tile = start; tile < end; tile += TILE) {
             for (int r = 0; r < ROWS; r++) {
                 int row = rowIndex(blockTable, table, Math.min(tile + r * ROW_SETS + set, end - 1), unit, kvHeads * headDim, headDim, blockSize);
                 loadRow(kCache, row, keys, r, lo, hi, lane, headDim);
                 loadRow(vCache, row, values, r, lo, hi, lane, headDim);
             }
-            scoreRows(ctx, q, keys, scores, tile + set, end, headDim, group);
-            accumulate(acc, max, sum, scores, values, tile + set, end, headDim, group);
+            dotRows(q, keys, scores, headDim, group);
+            int offset = reduceScores(ctx, scores, lane, group);
+            softmaxStep(ctx, scores, runMax, weights, rescale, offset, lane, tile + set, end, group);
+            accumulate(acc, sum, weights, rescale, values, headDim, group);
         }
+        gatherMax(ctx, runMax, max, lane, group);
         mergeRowSets(ctx, acc, max, sum, merged, mergedStats, lane, headDim, group);
         storeOutput(ctx, merged, mergedStats, out, partOut, partStats, unit, partitions, kvHeads, headDim, group);
     }
@@ -194,6 +217,9 @@ public final class Attention {
         float[] keys = new float[ROWS * MAX_SLICES * 8];
         float[] values = new float[ROWS * MAX_SLICES * 8];
         float[] scores = new float[ROWS * MAX_GROUP];
+        float[] weights = new float[ROWS * MAX_GROUP];
+        float[] rescale = new float[MAX_GROUP];
+        float[] runMax = new float[HELD];
         float[] eight = new float[8];
         int t = ctx.groupIdy;
         int start = ctx.groupIdz * partitionSize;
@@ -201,16 +227,19 @@ public final class Attention {
         int table = tokenSeq.get(t) * maxBlocks;
         int lane = ctx.localIdx % ROW_LANES;
         int set = ctx.localIdx / ROW_LANES;
-        loadQueries(q, max, sum, acc, qkv, t * qStride + unit * group * headDim, scale, lane, headDim, group);
+        loadQueries(q, runMax, sum, acc, qkv, t * qStride + unit * group * headDim, scale, lane, headDim, group);
         for (int tile = start; tile < end; tile += TILE) {
             for (int r = 0; r < ROWS; r++) {
                 int row = rowIndex(blockTable, table, Math.min(tile + r * ROW_SETS + set, end - 1), unit, kvHeads * headDim, headDim, blockSize);
                 loadRow(kCache, row, keys, r, eight, lane, headDim);
                 loadRow(vCache, row, values, r, eight, lane, headDim);
             }
-            scoreRows(ctx, q, keys, scores, tile + set, end, headDim, group);
-            accumulate(acc, max, sum, scores, values, tile + set, end, headDim, group);
+            dotRows(q, keys, scores, headDim, group);
+            int offset = reduceScores(ctx, scores, lane, group);
+            softmaxStep(ctx, scores, runMax, weights, rescale, offset, lane, tile + set, end, group);
+            accumulate(acc, sum, weights, rescale, values, headDim, group);
         }
+        gatherMax(ctx, runMax, max, lane, group);
         mergeRowSets(ctx, acc, max, sum, merged, mergedStats, lane, headDim, group);
         storeOutput(ctx, merged, mergedStats, out, partOut, partStats, unit, partitions, kvHeads, headDim, group);
     }
@@ -300,10 +329,10 @@ public final class Attention {
     }
 
     /** This lane's query values (pre-scaled; {@code [group][slices][8]}, zeros beyond the head size) and a cleared softmax state. */
-    static void loadQueries(float[] q, float[] max, float[] sum, float[] acc, FloatArray qkv, int base, float scale, int lane, int headDim, int group) {
+    static void loadQueries(float[] q, float[] runMax, float[] sum, float[] acc, FloatArray qkv, int base, float scale, int lane, int headDim, int group) {
         int slices = slices(headDim);
+        for (int j = 0; j < HELD; j++) runMax[j] = MASKED;
         for (int h = 0; h < group; h++) {
-            max[h] = MASKED;
             sum[h] = 0f;
             for (int c = 0; c < slices; c++) {
                 int d = c * SLICE + lane * 8;
@@ -316,39 +345,117 @@ public final class Attention {
         }
     }
 
-    /**
-     * {@code scores[r][h]}: query head {@code h} dotted with the set's row {@code r} (position
-     * {@code first + r * ROW_SETS}), summed over the row's lanes; {@link #MASKED} past {@code end}.
-     */
-    static void scoreRows(KernelContext ctx, float[] q, float[] keys, float[] scores, int first, int end, int headDim, int group) {
+    /** {@code group} rounded up to a power of two: score index {@code r * padded + h} puts rows in the top bits. */
+    static int padded(int group) {
+        return group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : MAX_GROUP;
+    }
+
+    /** This lane's part of each (row, query head) score, at {@code scores[r * padded(group) + h]} (0 for padding heads). */
+    static void dotRows(float[] q, float[] keys, float[] scores, int headDim, int group) {
         int width = slices(headDim) * 8;
+        int padded = padded(group);
         for (int r = 0; r < ROWS; r++) {
-            for (int h = 0; h < group; h++) {
+            for (int h = 0; h < padded; h++) {
                 float s = 0f;
-                for (int e = 0; e < width; e++) s += q[h * width + e] * keys[r * width + e];
-                for (int mask = ROW_LANES / 2; mask > 0; mask = mask / 2) s += ctx.warpShuffleXor(s, mask);
-                scores[r * MAX_GROUP + h] = first + r * ROW_SETS < end ? s : MASKED;
+                if (h < group) {
+                    for (int e = 0; e < width; e++) s += q[h * width + e] * keys[r * width + e];
+                }
+                scores[r * padded + h] = s;
             }
         }
     }
 
-    /** Online softmax over the set's rows of one step: rescales the state to the new max and adds the rows' weighted values. */
-    static void accumulate(float[] acc, float[] max, float[] sum, float[] scores, float[] values, int first, int end, int headDim, int group) {
+    /**
+     * Sums the {@code n = ROWS * padded(group)} partial scores over the row's lanes, transposed: each
+     * halving step (masks 8, 4, 2, 1) keeps half of the values (the upper half on lanes with the mask
+     * bit set) and adds the other lane's copy of them, so {@code n / 2 + n / 4 + ...} shuffles
+     * instead of {@code 4 n}. Afterwards {@code scores[0 .. held(group))} are the complete scores of
+     * indices {@code offset, offset + 1, ...} (returned); rows sit in the two top index bits, so lanes
+     * {@code l ^ 4} and {@code l ^ 8} hold the other rows of the same heads.
+     */
+    static int reduceScores(KernelContext ctx, float[] scores, int lane, int group) {
+        int count = ROWS * padded(group);
+        int offset = 0;
+        for (int mask = ROW_LANES / 2; mask > 0; mask = mask / 2) {
+            if (count > 1) {
+                int half = count / 2;
+                boolean upper = (lane & mask) != 0;
+                for (int i = 0; i < half; i++) {
+                    float keep = upper ? scores[i + half] : scores[i];
+                    float send = upper ? scores[i] : scores[i + half];
+                    scores[i] = keep + ctx.warpShuffleXor(send, mask);
+                }
+                if (upper) offset += half;
+                count = half;
+            } else {
+                scores[0] += ctx.warpShuffleXor(scores[0], mask);
+            }
+        }
+        return offset;
+    }
+
+    /** Complete scores each lane holds after {@link #reduceScores}. */
+    static int held(int group) {
+        return Math.max(1, ROWS * padded(group) / ROW_LANES);
+    }
+
+    /** The lane (of its row set) that holds score index {@code i} after {@link #reduceScores}. */
+    static int holder(int i, int group) {
+        int n = ROWS * padded(group);
+        return n >= ROW_LANES ? i / held(group) : i * (ROW_LANES / n);
+    }
+
+    /**
+     * One online-softmax step on the complete scores this lane holds: each held (row, head) gets the
+     * rows' max of its head (lanes {@code ^ 8}, {@code ^ 4}), its weight {@code exp(score - newMax)} and
+     * its head's rescale {@code exp(oldMax - newMax)}, once per row set instead of on every lane;
+     * then every lane of the set gets all of them ({@code weights[r * MAX_GROUP + h]}, {@code rescale[h]}) by shuffles.
+     * Rows past {@code end} weigh 0.
+     */
+    static void softmaxStep(KernelContext ctx, float[] scores, float[] runMax, float[] weights, float[] rescale,
+                            int offset, int lane, int first, int end, int group) {
+        int padded = padded(group);
+        float[] weight = new float[HELD];
+        float[] scale = new float[HELD];
+        for (int j = 0; j < held(group); j++) {
+            int i = offset + j;
+            boolean valid = i % padded < group && first + i / padded * ROW_SETS < end;
+            float s = valid ? scores[j] : MASKED;
+            float m = s;
+            for (int mask = ROW_LANES / 2; mask >= ROW_LANES / ROWS; mask = mask / 2) m = Math.max(m, ctx.warpShuffleXor(m, mask));
+            float newMax = Math.max(runMax[j], m);
+            weight[j] = valid ? (float) Math.exp(s - newMax) : 0f;
+            scale[j] = (float) Math.exp(runMax[j] - newMax);
+            runMax[j] = newMax;
+        }
+        int setBase = ctx.laneId() - lane;
+        for (int r = 0; r < ROWS; r++) {
+            for (int h = 0; h < group; h++) {
+                int i = r * padded + h;
+                weights[r * MAX_GROUP + h] = ctx.warpShuffle(weight[i % held(group)], setBase + holder(i, group));
+            }
+        }
+        for (int h = 0; h < group; h++) rescale[h] = ctx.warpShuffle(scale[h % held(group)], setBase + holder(h, group));
+    }
+
+    /** Rescales the state to the step's new max and adds the rows' weighted values. */
+    static void accumulate(float[] acc, float[] sum, float[] weights, float[] rescale, float[] values, int headDim, int group) {
         int width = slices(headDim) * 8;
         for (int h = 0; h < group; h++) {
-            float newMax = max[h];
-            for (int r = 0; r < ROWS; r++) newMax = Math.max(newMax, scores[r * MAX_GROUP + h]);
-            float rescale = (float) Math.exp(max[h] - newMax);
-            float total = sum[h] * rescale;
-            for (int e = 0; e < width; e++) acc[h * width + e] *= rescale;
+            float total = sum[h] * rescale[h];
+            for (int e = 0; e < width; e++) acc[h * width + e] *= rescale[h];
             for (int r = 0; r < ROWS; r++) {
-                float p = first + r * ROW_SETS < end ? (float) Math.exp(scores[r * MAX_GROUP + h] - newMax) : 0f;
+                float p = weights[r * MAX_GROUP + h];
                 total += p;
                 for (int e = 0; e < width; e++) acc[h * width + e] += p * values[r * width + e];
             }
             sum[h] = total;
-            max[h] = newMax;
         }
+    }
+
+    /** Each head's running max, from the lane that holds it, into {@code max[h]} on every lane of the row set. */
+    static void gatherMax(KernelContext ctx, float[] runMax, float[] max, int lane, int group) {
+        for (int h = 0; h < group; h++) max[h] = ctx.warpShuffle(runMax[h % held(group)], ctx.laneId() - lane + holder(h, group));
     }
 
     /**
@@ -425,21 +532,53 @@ public final class Attention {
         }
     }
 
-    /** Token {@code t}'s output element {@code i} ({@code [heads * headDim]}) merged over its partitions. */
-    static float combined(FloatArray partOut, FloatArray partStats, IntArray positions, int t, int i,
-                          int heads, int headDim, int partitions, int partitionSize) {
+    /**
+     * Query head {@code head} of token {@code ctx.groupIdy} merged over its partitions by one warp:
+     * lanes take partitions for the max and the weights, then dimensions ({@code o[c]} is dimension
+     * {@code c * 32 + lane}), reading {@link #COMBINE_BATCH} partitions' values at once. Every lane
+     * runs it ({@code mine} false: computes on head {@code head}'s data and the caller stores nothing).
+     */
+    static void combineHead(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, float[] o,
+                            int head, boolean mine, int heads, int headDim, int partitions, int partitionSize) {
+        int t = ctx.groupIdy;
+        int lane = ctx.laneId();
         int used = Math.min(positions.get(t) / partitionSize + 1, partitions);
-        int head = i / headDim;
+        float[] weight = new float[COMBINE_BATCH];
+        int[] part = new int[COMBINE_BATCH];
         float max = MASKED;
-        for (int part = 0; part < used; part++) max = Math.max(max, partStats.get(((t * partitions + part) * heads + head) * 2));
-        float total = 0f;
-        float value = 0f;
-        for (int part = 0; part < used; part++) {
-            int s = ((t * partitions + part) * heads + head) * 2;
-            float weight = partStats.get(s + 1) * (float) Math.exp(partStats.get(s) - max);
-            total += weight;
-            value += weight * partOut.get((t * partitions + part) * heads * headDim + i);
+        for (int base = 0; base < used; base += KernelContext.WARP_SIZE) {
+            int p = base + lane;
+            if (p < used) max = Math.max(max, partStats.get(((t * partitions + p) * heads + head) * 2));
         }
-        return total > 0f ? value / total : 0f;
+        max = ctx.warpReduceMax(max);
+        for (int c = 0; c < HEAD_CHUNKS; c++) o[c] = 0f;
+        float total = 0f;
+        for (int base = 0; base < used; base += KernelContext.WARP_SIZE) {
+            int p = base + lane;
+            float w = 0f;
+            if (p < used) {
+                int s = ((t * partitions + p) * heads + head) * 2;
+                w = partStats.get(s + 1) * (float) Math.exp(partStats.get(s) - max);
+            }
+            total += w;
+            for (int i = 0; i < KernelContext.WARP_SIZE; i += COMBINE_BATCH) {
+                if (base + i < used) {
+                    for (int b = 0; b < COMBINE_BATCH; b++) {
+                        weight[b] = ctx.warpShuffle(w, i + b);
+                        part[b] = Math.min(base + i + b, used - 1);
+                    }
+                    for (int c = 0; c < HEAD_CHUNKS; c++) {
+                        int d = c * KernelContext.WARP_SIZE + lane;
+                        if (d < headDim) {
+                            float v = 0f;
+                            for (int b = 0; b < COMBINE_BATCH; b++) v += weight[b] * partOut.get(((t * partitions + part[b]) * heads + head) * headDim + d);
+                            o[c] += v;
+                        }
+                    }
+                }
+            }
+        }
+        total = ctx.warpReduceSum(total);
+        for (int c = 0; c < HEAD_CHUNKS; c++) o[c] = total > 0f ? o[c] / total : 0f;
     }
 }

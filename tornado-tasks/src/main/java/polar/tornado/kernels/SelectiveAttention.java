@@ -62,22 +62,32 @@ public final class SelectiveAttention {
      */
     public static void combine(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, IntArray selected, FloatArray out,
                                int k, int heads, int headDim, int group, int partitions, int partitionSize) {
-        int width = group * headDim;
-        int t = ctx.groupIdy;
-        for (int i = ctx.localIdx; i < width; i += Attention.THREADS) {
-            int e = selected.get(t * k + ctx.groupIdx) * width + i;
-            out.set(t * heads * headDim + e, Attention.combined(partOut, partStats, positions, t, e, heads, headDim, partitions, partitionSize));
+        float[] o = new float[Attention.HEAD_CHUNKS];
+        int unit = selected.get(ctx.groupIdy * k + ctx.groupIdx);
+        for (int first = 0; first < group; first += Attention.WARPS) {
+            boolean mine = first + ctx.warpId() < group;
+            int head = unit * group + (mine ? first + ctx.warpId() : 0);
+            Attention.combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);
+            for (int c = 0; c < Attention.HEAD_CHUNKS; c++) {
+                int d = c * KernelContext.WARP_SIZE + ctx.laneId();
+                if (mine && d < headDim) out.set((ctx.groupIdy * heads + head) * headDim + d, o[c]);
+            }
         }
     }
 
     /** {@link #combine} writing float16 output. */
     public static void combineHalf(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, IntArray selected, HalfArray out,
                                    int k, int heads, int headDim, int group, int partitions, int partitionSize) {
-        int width = group * headDim;
-        int t = ctx.groupIdy;
-        for (int i = ctx.localIdx; i < width; i += Attention.THREADS) {
-            int e = selected.get(t * k + ctx.groupIdx) * width + i;
-            out.set(t * heads * headDim + e, Attention.combined(partOut, partStats, positions, t, e, heads, headDim, partitions, partitionSize));
+        float[] o = new float[Attention.HEAD_CHUNKS];
+        int unit = selected.get(ctx.groupIdy * k + ctx.groupIdx);
+        for (int first = 0; first < group; first += Attention.WARPS) {
+            boolean mine = first + ctx.warpId() < group;
+            int head = unit * group + (mine ? first + ctx.warpId() : 0);
+            Attention.combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);
+            for (int c = 0; c < Attention.HEAD_CHUNKS; c++) {
+                int d = c * KernelContext.WARP_SIZE + ctx.laneId();
+                if (mine && d < headDim) out.set((ctx.groupIdy * heads + head) * headDim + d, o[c]);
+            }
         }
     }
 
