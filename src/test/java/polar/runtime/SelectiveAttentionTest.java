@@ -151,9 +151,9 @@ class SelectiveAttentionTest {
                         qStride, i32(maxBlocks), i32(span), i32(partitions), scale, i32(k),
                         constant(s.headDim()), constant(s.group()), constant(s.kvHeads()), constant(BLOCK));
                 if (partitions > 1) {
-                    g.kernel(Attention::combineHalf, Grid.groups(s.kvHeads(), tokens, Attention.THREADS), densePartOut, densePartStats, posB, denseH,
+                    g.kernel(Attention::combineHalf, Grid.groups(s.kvHeads(), tokens, Attention.combineThreads(s.group())), densePartOut, densePartStats, posB, denseH,
                             i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
-                    g.kernel(SelectiveAttention::combineHalf, Grid.groups(k, tokens, Attention.THREADS), partOut, partStats, posB, selB, sparseH,
+                    g.kernel(SelectiveAttention::combineHalf, Grid.groups(k, tokens, Attention.combineThreads(s.group())), partOut, partStats, posB, selB, sparseH,
                             i32(k), i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
                 }
             } else {
@@ -165,9 +165,9 @@ class SelectiveAttentionTest {
                         qStride, i32(maxBlocks), i32(span), i32(partitions), scale, i32(k),
                         constant(s.headDim()), constant(s.group()), constant(s.kvHeads()), constant(BLOCK));
                 if (partitions > 1) {
-                    g.kernel(Attention::combine, Grid.groups(s.kvHeads(), tokens, Attention.THREADS), densePartOut, densePartStats, posB, denseF,
+                    g.kernel(Attention::combine, Grid.groups(s.kvHeads(), tokens, Attention.combineThreads(s.group())), densePartOut, densePartStats, posB, denseF,
                             i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
-                    g.kernel(SelectiveAttention::combine, Grid.groups(k, tokens, Attention.THREADS), partOut, partStats, posB, selB, sparseF,
+                    g.kernel(SelectiveAttention::combine, Grid.groups(k, tokens, Attention.combineThreads(s.group())), partOut, partStats, posB, selB, sparseF,
                             i32(k), i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
                 }
             }

@@ -68,8 +68,12 @@ public final class SparseKernelsBench {
                 double[] densities = {0.25, 0.5, 0.75, 1.0};
                 bench.attention("LLaMA-2-7B", 32, 1, 128, 16, 4096, densities, new int[] {256, 512, 1024});
                 bench.attention("LLaMA-3-8B", 8, 4, 128, 64, 4096, densities, new int[] {256, 512, 1024});
-                bench.attention("LLaMA-3-8B", 8, 4, 128, 16, 4096, new double[] {0.625}, new int[] {256, 512});
+                bench.attention("LLaMA-3-8B", 8, 4, 128, 16, 4096, new double[] {0.625}, new int[] {256, 512, 1024});
                 bench.attention("LLaMA-2-7B", 32, 1, 128, 64, 1024, new double[] {0.5}, new int[] {256});
+                // small batches: how many partitions fill the device
+                bench.attention("LLaMA-2-7B", 32, 1, 128, 1, 4096, new double[] {0.5}, new int[] {128, 256, 512});
+                bench.attention("LLaMA-2-7B", 32, 1, 128, 4, 4096, new double[] {0.5}, new int[] {128, 256, 512});
+                bench.attention("LLaMA-3-8B", 8, 4, 128, 4, 4096, new double[] {0.625}, new int[] {128, 256, 512});
             }
             if (parts.contains("mlp")) for (int batch : new int[] {1, 16, 64}) bench.mlp(4096, 16384, batch, new int[] {2048, 4096, 16384});
             if (parts.contains("routers")) bench.routers();
@@ -121,7 +125,7 @@ public final class SparseKernelsBench {
                     partOut, partStats, i32(qkvDim), i32(maxBlocks), i32(ps), i32(parts), scale,
                     constant(headDim), constant(group), constant(kvHeads), constant(BLOCK));
             TaskGraph denseCombine = new TaskGraph("denseCombine");
-            denseCombine.kernel(Attention::combineHalf, Grid.groups(kvHeads, batch, Attention.THREADS), partOut, partStats, posB, out,
+            denseCombine.kernel(Attention::combineHalf, Grid.groups(kvHeads, batch, Attention.combineThreads(group)), partOut, partStats, posB, out,
                     i32(heads), constant(headDim), constant(group), i32(parts), i32(ps));
             double denseMs = medianMs(backend.compile(dense));
             double denseTotal = denseMs + (parts > 1 ? medianMs(backend.compile(denseCombine)) : 0);
@@ -139,7 +143,7 @@ public final class SparseKernelsBench {
                         out, partOut, partStats, i32(qkvDim), i32(maxBlocks), i32(ps), i32(parts), scale, i32(kk),
                         constant(headDim), constant(group), constant(kvHeads), constant(BLOCK));
                 TaskGraph sparseCombine = new TaskGraph("selectiveCombine");
-                sparseCombine.kernel(SelectiveAttention::combineHalf, Grid.groups(kk, batch, Attention.THREADS), partOut, partStats, posB, selB,
+                sparseCombine.kernel(SelectiveAttention::combineHalf, Grid.groups(kk, batch, Attention.combineThreads(group)), partOut, partStats, posB, selB,
                         out, i32(kk), i32(heads), constant(headDim), constant(group), i32(parts), i32(ps));
                 double ms = medianMs(backend.compile(sparse));
                 double total = ms + (parts > 1 ? medianMs(backend.compile(sparseCombine)) : 0);

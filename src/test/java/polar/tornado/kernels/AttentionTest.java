@@ -141,7 +141,7 @@ class AttentionTest {
         Buffer<IntArray> histSeqBuffer = backend.upload(IntArray.of(histSeq), "histSeq"), histPosBuffer = backend.upload(IntArray.of(histPos), "histPos");
         Buffer<IntArray> qSeqBuffer = backend.upload(IntArray.of(qSeq), "qSeq");
         Grid writeGrid = Grid.of(total, kvDim), attentionGrid = Grid.groups(c.kvHeads, tokens, c.partitions, Attention.THREADS);
-        Grid combineGrid = Grid.groups(c.kvHeads, tokens, Attention.THREADS);
+        Grid combineGrid = Grid.groups(c.kvHeads, tokens, Attention.combineThreads(group));
         TaskGraph g = new TaskGraph("attention");
         if (half) {
             Buffer<HalfArray> kh = cast(k), vh = cast(v), oh = cast(out);

@@ -126,13 +126,13 @@ public final class Attention {
      * Merges split-K partials into {@code out[tokens, heads * headDim]}: each partition's output
      * weighted by its softmax mass {@code sum * exp(max - globalMax)}. Only the partitions that
      * hold positions of the token ({@code position / partitionSize + 1}) count. Launch with
-     * {@code Grid.groups(kvHeads, tokens, THREADS)}: a work-group per KV head's query heads and token,
-     * a warp per query head.
+     * {@code Grid.groups(kvHeads, tokens, combineThreads(group))}: a work-group per KV head's query heads
+     * and token, a warp per query head.
      */
     public static void combine(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, FloatArray out,
                                int heads, int headDim, int group, int partitions, int partitionSize) {
         float[] o = new float[HEAD_CHUNKS];
-        for (int first = 0; first < group; first += WARPS) {
+        for (int first = 0; first < group; first += ctx.localGroupSizeX / KernelContext.WARP_SIZE) {
             boolean mine = first + ctx.warpId() < group;
             int head = ctx.groupIdx * group + (mine ? first + ctx.warpId() : 0);
             combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);
@@ -147,7 +147,7 @@ public final class Attention {
     public static void combineHalf(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, HalfArray out,
                                    int heads, int headDim, int group, int partitions, int partitionSize) {
         float[] o = new float[HEAD_CHUNKS];
-        for (int first = 0; first < group; first += WARPS) {
+        for (int first = 0; first < group; first += ctx.localGroupSizeX / KernelContext.WARP_SIZE) {
             boolean mine = first + ctx.warpId() < group;
             int head = ctx.groupIdx * group + (mine ? first + ctx.warpId() : 0);
             combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);
@@ -156,6 +156,11 @@ public final class Attention {
                 if (mine && d < headDim) out.set((ctx.groupIdy * heads + head) * headDim + d, o[c]);
             }
         }
+    }
+
+    /** Work-items of a {@link #combine} work-group: a warp per query head of the group, at most {@link #THREADS}. */
+    public static int combineThreads(int group) {
+        return Math.min(group, WARPS) * KernelContext.WARP_SIZE;
     }
 
     // ---- the kernel body, for one KV head ({@code unit}); float32 and float16 overloads where it touches the cache or the output ----

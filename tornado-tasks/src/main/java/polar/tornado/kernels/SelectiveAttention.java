@@ -58,13 +58,13 @@ public final class SelectiveAttention {
 
     /**
      * Merges the selected units' split-K partials into {@code out [tokens, heads * headDim]}, as
-     * {@link Attention#combine} does for all heads. Launch with {@code Grid.groups(k, tokens, Attention.THREADS)}.
+     * {@link Attention#combine} does for all heads. Launch with {@code Grid.groups(k, tokens, Attention.combineThreads(group))}.
      */
     public static void combine(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, IntArray selected, FloatArray out,
                                int k, int heads, int headDim, int group, int partitions, int partitionSize) {
         float[] o = new float[Attention.HEAD_CHUNKS];
         int unit = selected.get(ctx.groupIdy * k + ctx.groupIdx);
-        for (int first = 0; first < group; first += Attention.WARPS) {
+        for (int first = 0; first < group; first += ctx.localGroupSizeX / KernelContext.WARP_SIZE) {
             boolean mine = first + ctx.warpId() < group;
             int head = unit * group + (mine ? first + ctx.warpId() : 0);
             Attention.combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);
@@ -80,7 +80,7 @@ public final class SelectiveAttention {
                                    int k, int heads, int headDim, int group, int partitions, int partitionSize) {
         float[] o = new float[Attention.HEAD_CHUNKS];
         int unit = selected.get(ctx.groupIdy * k + ctx.groupIdx);
-        for (int first = 0; first < group; first += Attention.WARPS) {
+        for (int first = 0; first < group; first += ctx.localGroupSizeX / KernelContext.WARP_SIZE) {
             boolean mine = first + ctx.warpId() < group;
             int head = unit * group + (mine ? first + ctx.warpId() : 0);
             Attention.combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);

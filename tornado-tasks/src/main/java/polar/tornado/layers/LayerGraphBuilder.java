@@ -197,7 +197,7 @@ public class LayerGraphBuilder {
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         }
         if (p > 1) {
-            Grid cells = Grid.groups(k, t, Attention.THREADS);
+            Grid cells = Grid.groups(k, t, Attention.combineThreads(shape.group()));
             if (half) {
                 g.kernel(SelectiveAttention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
                         as(step.attn(), ElementType.F16), i32(k), i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(partitionSize));
@@ -232,7 +232,7 @@ public class LayerGraphBuilder {
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         }
         if (p > 1) {
-            Grid cells = Grid.groups(shape.kvHeads(), t, Attention.THREADS);
+            Grid cells = Grid.groups(shape.kvHeads(), t, Attention.combineThreads(shape.group()));
             if (half) {
                 g.kernel(Attention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F16),
                         i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(partitionSize));
