@@ -23,7 +23,7 @@ import polar.tornado.types.IntArray;
  * <li>{@code fc1*}: {@code h[b][j] = relu(x[b] . W1[active[j]] + b1[active[j]])} into the compact
  * {@code h [batch, k]} (float32). A work-group is {@link #FC1_THREADS} work-items over
  * {@link #NEURONS} neurons (a warp per {@link #ROWS_PER_WARP} rows) and {@code batchTile} batch
- * rows; it walks {@code hidden} in chunks of {@link #CHUNK} columns, stages the batch tile's x
+ * rows; it walks {@code hidden} up to {@link #FC1_CHUNKS} chunks of {@link #CHUNK} columns at a time, stages the batch tile's x
  * chunk in local memory once for all its warps, and each lane reads 8 columns of each of its rows
  * in one wide load. Every weight row is read once per batch tile; batch tiles are the grid's x, so
  * the groups that share rows run together and all but the first find them in L2.
@@ -50,6 +50,11 @@ public final class SparseMlp {
     static final int FC1_WARPS = FC1_THREADS / WARP;
     /** Columns a warp covers at once: 8 per lane, one 16-byte load of float16. */
     public static final int CHUNK = 8 * WARP;
+    /**
+     * FC1: most chunks of columns staged and loaded per step, so that each lane has up to
+     * {@code ROWS_PER_WARP * FC1_CHUNKS} 16-byte loads in flight (small batches: few warps stream the rows).
+     */
+    static final int FC1_CHUNKS = 2;
     /** FC1: weight rows per warp, loaded together and each multiplied with the staged x. */
     public static final int ROWS_PER_WARP = 4;
     /** FC2: weight rows a warp loads per step (2, not 4: 125 registers instead of 137 at batch tile 8, two groups per SM). */
@@ -75,15 +80,17 @@ public final class SparseMlp {
 
     public static void fc1F32F32(KernelContext ctx, FloatArray x, FloatArray w1, FloatArray bias, IntArray active, FloatArray h,
                                  int batch, int hidden, int k, int batchTile) {
-        float[] xs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK);
-        float[] w = new float[8 * ROWS_PER_WARP];
+        float[] xs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK * FC1_CHUNKS);
+        float[] w = new float[8 * ROWS_PER_WARP * FC1_CHUNKS];
         float[] acc = new float[ROWS_PER_WARP * MAX_BATCH_TILE];
         int[] rowStart = new int[ROWS_PER_WARP];
         int b0 = ctx.groupIdx * batchTile;
         int n0 = fc1Rows(ctx, active, rowStart, hidden, k);
-        for (int c0 = 0; c0 < hidden; c0 += CHUNK) {
+        for (int c0 = 0; c0 < hidden; c0 += CHUNK * fc1Chunks(batchTile)) {
             stageX(ctx, x, xs, b0, c0, batch, hidden, batchTile);
-            for (int r = 0; r < ROWS_PER_WARP; r++) load8(w1, fc1Column(ctx, rowStart[r], c0, hidden), w, r);
+            for (int q = 0; q < fc1Chunks(batchTile); q++) {
+                for (int r = 0; r < ROWS_PER_WARP; r++) load8(w1, fc1Column(ctx, rowStart[r], c0 + q * CHUNK, hidden), w, q * ROWS_PER_WARP + r);
+            }
             fc1Accumulate(ctx, xs, w, acc, batchTile);
         }
         fc1Store(ctx, acc, bias, active, h, b0, n0, batch, k, batchTile);
@@ -91,15 +98,17 @@ public final class SparseMlp {
 
     public static void fc1F32F16(KernelContext ctx, FloatArray x, HalfArray w1, FloatArray bias, IntArray active, FloatArray h,
                                  int batch, int hidden, int k, int batchTile) {
-        float[] xs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK);
-        float[] w = new float[8 * ROWS_PER_WARP];
+        float[] xs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK * FC1_CHUNKS);
+        float[] w = new float[8 * ROWS_PER_WARP * FC1_CHUNKS];
         float[] acc = new float[ROWS_PER_WARP * MAX_BATCH_TILE];
         int[] rowStart = new int[ROWS_PER_WARP];
         int b0 = ctx.groupIdx * batchTile;
         int n0 = fc1Rows(ctx, active, rowStart, hidden, k);
-        for (int c0 = 0; c0 < hidden; c0 += CHUNK) {
+        for (int c0 = 0; c0 < hidden; c0 += CHUNK * fc1Chunks(batchTile)) {
             stageX(ctx, x, xs, b0, c0, batch, hidden, batchTile);
-            for (int r = 0; r < ROWS_PER_WARP; r++) load8(w1, fc1Column(ctx, rowStart[r], c0, hidden), w, r);
+            for (int q = 0; q < fc1Chunks(batchTile); q++) {
+                for (int r = 0; r < ROWS_PER_WARP; r++) load8(w1, fc1Column(ctx, rowStart[r], c0 + q * CHUNK, hidden), w, q * ROWS_PER_WARP + r);
+            }
             fc1Accumulate(ctx, xs, w, acc, batchTile);
         }
         fc1Store(ctx, acc, bias, active, h, b0, n0, batch, k, batchTile);
@@ -107,15 +116,17 @@ public final class SparseMlp {
 
     public static void fc1F16F32(KernelContext ctx, HalfArray x, FloatArray w1, FloatArray bias, IntArray active, FloatArray h,
                                  int batch, int hidden, int k, int batchTile) {
-        float[] xs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK);
-        float[] w = new float[8 * ROWS_PER_WARP];
+        float[] xs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK * FC1_CHUNKS);
+        float[] w = new float[8 * ROWS_PER_WARP * FC1_CHUNKS];
         float[] acc = new float[ROWS_PER_WARP * MAX_BATCH_TILE];
         int[] rowStart = new int[ROWS_PER_WARP];
         int b0 = ctx.groupIdx * batchTile;
         int n0 = fc1Rows(ctx, active, rowStart, hidden, k);
-        for (int c0 = 0; c0 < hidden; c0 += CHUNK) {
+        for (int c0 = 0; c0 < hidden; c0 += CHUNK * fc1Chunks(batchTile)) {
             stageX(ctx, x, xs, b0, c0, batch, hidden, batchTile);
-            for (int r = 0; r < ROWS_PER_WARP; r++) load8(w1, fc1Column(ctx, rowStart[r], c0, hidden), w, r);
+            for (int q = 0; q < fc1Chunks(batchTile); q++) {
+                for (int r = 0; r < ROWS_PER_WARP; r++) load8(w1, fc1Column(ctx, rowStart[r], c0 + q * CHUNK, hidden), w, q * ROWS_PER_WARP + r);
+            }
             fc1Accumulate(ctx, xs, w, acc, batchTile);
         }
         fc1Store(ctx, acc, bias, active, h, b0, n0, batch, k, batchTile);
@@ -123,15 +134,17 @@ public final class SparseMlp {
 
     public static void fc1F16F16(KernelContext ctx, HalfArray x, HalfArray w1, FloatArray bias, IntArray active, FloatArray h,
                                  int batch, int hidden, int k, int batchTile) {
-        float[] xs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK);
-        float[] w = new float[8 * ROWS_PER_WARP];
+        float[] xs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK * FC1_CHUNKS);
+        float[] w = new float[8 * ROWS_PER_WARP * FC1_CHUNKS];
         float[] acc = new float[ROWS_PER_WARP * MAX_BATCH_TILE];
         int[] rowStart = new int[ROWS_PER_WARP];
         int b0 = ctx.groupIdx * batchTile;
         int n0 = fc1Rows(ctx, active, rowStart, hidden, k);
-        for (int c0 = 0; c0 < hidden; c0 += CHUNK) {
+        for (int c0 = 0; c0 < hidden; c0 += CHUNK * fc1Chunks(batchTile)) {
             stageX(ctx, x, xs, b0, c0, batch, hidden, batchTile);
-            for (int r = 0; r < ROWS_PER_WARP; r++) load8(w1, fc1Column(ctx, rowStart[r], c0, hidden), w, r);
+            for (int q = 0; q < fc1Chunks(batchTile); q++) {
+                for (int r = 0; r < ROWS_PER_WARP; r++) load8(w1, fc1Column(ctx, rowStart[r], c0 + q * CHUNK, hidden), w, q * ROWS_PER_WARP + r);
+            }
             fc1Accumulate(ctx, xs, w, acc, batchTile);
         }
         fc1Store(ctx, acc, bias, active, h, b0, n0, batch, k, batchTile);
@@ -230,6 +243,11 @@ public final class SparseMlp {
         }
     }
 
+    /** FC1: chunks per step: {@link #FC1_CHUNKS} for batch tiles up to 4, else 1 (the accumulators of a larger tile stay in registers only then). */
+    static int fc1Chunks(int batchTile) {
+        return batchTile <= 4 ? FC1_CHUNKS : 1;
+    }
+
     /** FC1: the start of each of this warp's weight rows ({@code -1} past {@code k}); returns the warp's first neuron. */
     static int fc1Rows(KernelContext ctx, IntArray active, int[] rowStart, int hidden, int k) {
         int n0 = ctx.groupIdy * NEURONS + ctx.warpId() * ROWS_PER_WARP;
@@ -244,30 +262,35 @@ public final class SparseMlp {
     }
 
     /**
-     * FC1: {@code xs[b][c * 32 + lane] = x[b0 + b][c0 + 8 * lane + c]}, zeros outside the batch
+     * FC1: {@code xs[b][q][c * 32 + lane] = x[b0 + b][c0 + q * CHUNK + 8 * lane + c]} for the step's
+     * {@link #FC1_CHUNKS} chunks, zeros outside the batch
      * and the row: a lane's 8 columns sit 32 words apart, so a warp reads them without bank
      * conflicts. Ends with a barrier.
      */
     static void stageX(KernelContext ctx, FloatArray x, float[] xs, int b0, int c0, int batch, int hidden, int batchTile) {
         float[] v = new float[8];
-        for (int e = ctx.localIdx; e < batchTile * WARP; e += FC1_THREADS) {
-            int b = e / WARP;
+        int chunks = fc1Chunks(batchTile);
+        for (int e = ctx.localIdx; e < batchTile * WARP * chunks; e += FC1_THREADS) {
+            int bq = e / WARP;
             int lane = e % WARP;
-            int col = c0 + 8 * lane;
+            int col = c0 + bq % chunks * CHUNK + 8 * lane;
+            int b = bq / chunks;
             load8(x, b0 + b < batch && col < hidden ? (b0 + b) * hidden + col : -1, v, 0);
-            for (int c = 0; c < 8; c++) xs[b * CHUNK + c * WARP + lane] = v[c];
+            for (int c = 0; c < 8; c++) xs[bq * CHUNK + c * WARP + lane] = v[c];
         }
         ctx.localBarrier();
     }
 
     static void stageX(KernelContext ctx, HalfArray x, float[] xs, int b0, int c0, int batch, int hidden, int batchTile) {
         float[] v = new float[8];
-        for (int e = ctx.localIdx; e < batchTile * WARP; e += FC1_THREADS) {
-            int b = e / WARP;
+        int chunks = fc1Chunks(batchTile);
+        for (int e = ctx.localIdx; e < batchTile * WARP * chunks; e += FC1_THREADS) {
+            int bq = e / WARP;
             int lane = e % WARP;
-            int col = c0 + 8 * lane;
+            int col = c0 + bq % chunks * CHUNK + 8 * lane;
+            int b = bq / chunks;
             load8(x, b0 + b < batch && col < hidden ? (b0 + b) * hidden + col : -1, v, 0);
-            for (int c = 0; c < 8; c++) xs[b * CHUNK + c * WARP + lane] = v[c];
+            for (int c = 0; c < 8; c++) xs[bq * CHUNK + c * WARP + lane] = v[c];
         }
         ctx.localBarrier();
     }
@@ -276,9 +299,11 @@ public final class SparseMlp {
     static void fc1Accumulate(KernelContext ctx, float[] xs, float[] w, float[] acc, int batchTile) {
         int lane = ctx.laneId();
         for (int b = 0; b < batchTile; b++) {
-            for (int c = 0; c < 8; c++) {
-                float xv = xs[b * CHUNK + c * WARP + lane];
-                for (int r = 0; r < ROWS_PER_WARP; r++) acc[r * MAX_BATCH_TILE + b] += w[8 * r + c] * xv;
+            for (int q = 0; q < fc1Chunks(batchTile); q++) {
+                for (int c = 0; c < 8; c++) {
+                    float xv = xs[(b * fc1Chunks(batchTile) + q) * CHUNK + c * WARP + lane];
+                    for (int r = 0; r < ROWS_PER_WARP; r++) acc[r * MAX_BATCH_TILE + b] += w[8 * (q * ROWS_PER_WARP + r) + c] * xv;
+                }
             }
         }
         ctx.localBarrier();
