@@ -185,6 +185,40 @@ class OpenClBackendTest {
         backend.free(x);
     }
 
+    /**
+     * Executables dropped while their launches may still be queued are released by the backend
+     * itself after the queue drained (never by the Cleaner's thread), and close releases the rest.
+     */
+    @Test
+    void droppedExecutablesAreReleasedAfterTheQueueDrains() throws InterruptedException {
+        try (OpenClBackend own = new OpenClBackend()) {
+            int n = 256;
+            Buffer<FloatArray> a = own.upload(FloatArray.of(new float[n]), "a");
+            Buffer<HalfArray> h = own.allocate(ElementType.F16, 4 * n, "h");
+            for (int i = 0; i < 8; i++) { // each with a kernel, and (f16 C of a gemm) scratch buffers
+                TaskGraph g = new TaskGraph("dropped" + i);
+                g.parallel(Basics::scaleHalf, Grid.of(n), h, h, Arg.f32(1f), Arg.i32(n));
+                g.gemm(a, 0, a, 0, h, 0, 16, 16, 16, 1f, 1f);
+                own.compile(g).run(); // unreachable at once, launches possibly still queued
+            }
+            TaskGraph keptGraph = new TaskGraph("kept");
+            keptGraph.parallel(Basics::scaleHalf, Grid.of(n), h, h, Arg.f32(1f), Arg.i32(n));
+            Executable kept = own.compile(keptGraph);
+            assertEquals(9, own.heldExecutables());
+            for (int tries = 0; tries < 200 && own.heldExecutables() > 1; tries++) {
+                System.gc();
+                Thread.sleep(10);
+                own.synchronize(); // releases what the Cleaner found unreachable
+            }
+            assertEquals(1, own.heldExecutables(), "the dropped executables are released, the kept one is not");
+            kept.run();
+            own.synchronize();
+            own.close();
+            assertEquals(0, own.heldExecutables());
+            assertThrows(IllegalStateException.class, kept::run);
+        }
+    }
+
     @Test
     void failedBuildCarriesTheBuildLog() {
         KernelSource broken = new KernelSource("broken", Dialect.OPENCL, """
