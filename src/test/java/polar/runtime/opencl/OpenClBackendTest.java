@@ -8,15 +8,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import polar.tornado.compiler.Dialect;
+import polar.tornado.compiler.KernelCompiler;
 import polar.tornado.compiler.KernelSource;
 import polar.tornado.graph.Arg;
 import polar.tornado.graph.Buffer;
 import polar.tornado.graph.Grid;
+import polar.tornado.graph.KernelRef;
 import polar.tornado.graph.TaskGraph;
 import polar.tornado.kernels.Basics;
 import polar.tornado.runtime.Executable;
@@ -216,6 +219,33 @@ class OpenClBackendTest {
             own.close();
             assertEquals(0, own.heldExecutables());
             assertThrows(IllegalStateException.class, kept::run);
+        }
+    }
+
+    /** The bounds-checking translation names an access outside its buffer and reads element 0 instead. */
+    @Test
+    void boundsCheckingModeContainsAnOutOfRangeAccess() {
+        System.setProperty(KernelCompiler.CHECK_BOUNDS_PROPERTY, "true");
+        try (OpenClBackend own = new OpenClBackend()) {
+            String code = KernelCompiler.translate(KernelRef.of(Basics.class, "gatherRows"), Dialect.OPENCL, Map.of()).code();
+            assertTrue(code.contains("out of bounds at Basics.java:") && code.contains("table.get"), code);
+            int rows = 4, cols = 8;
+            FloatArray table = new FloatArray(rows * cols);
+            for (int i = 0; i < table.getSize(); i++) table.set(i, i + 1);
+            int[] index = {1, rows, 0}; // row 4 is past the table's end
+            Buffer<FloatArray> out = own.allocate(ElementType.F32, index.length * cols, "out");
+            TaskGraph g = new TaskGraph("gather");
+            g.parallel(Basics::gatherRows, Grid.of(cols, index.length), own.upload(table, "table"), own.upload(IntArray.of(index), "index"), out,
+                    Arg.i32(index.length), Arg.i32(cols));
+            own.compile(g).run();
+            float[] got = own.read(out).toArray();
+            for (int c = 0; c < cols; c++) {
+                assertEquals(table.get(cols + c), got[c]);
+                assertEquals(table.get(0), got[cols + c], "the out-of-range row reads element 0");
+                assertEquals(table.get(c), got[2 * cols + c]);
+            }
+        } finally {
+            System.clearProperty(KernelCompiler.CHECK_BOUNDS_PROPERTY);
         }
     }
 

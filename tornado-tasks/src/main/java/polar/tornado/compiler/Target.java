@@ -136,6 +136,25 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
 
     abstract String atomicAdd(Buffer b, String array, String index, String value);
 
+    /**
+     * Bounds-checking mode: {@code index} if elements {@code index .. index + width - 1} lie in a
+     * buffer of {@code size} elements, else 0, after printing {@code where} (a Java file, line and
+     * access) with the index and the size. Only OpenCL checks (through its {@code printf}); CUDA
+     * code is left as is (use compute-sanitizer there).
+     */
+    String checkedIndex(String where, String index, String size, int width) {
+        return index;
+    }
+
+    /** Adds a helper with its own code (not one of {@link #helperCode}'s); returns its name. */
+    final String define(String name, String code) {
+        helpers.putIfAbsent(name, code);
+        return name;
+    }
+
+    /** How many helpers the unit has so far (for unique names). */
+    final int helperCount() { return helpers.size(); }
+
     // ---- warps
 
     final String laneId() { return "(" + use("polar_linear_local_id") + "() & 31)"; }
@@ -519,6 +538,15 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
             return b == Buffer.FLOAT_ARRAY
                     ? use("polar_atomic_add_float") + "(&" + array + "[" + index + "], " + value + ")"
                     : "atomic_add(&" + array + "[" + index + "], " + value + ")";
+        }
+
+        @Override
+        String checkedIndex(String where, String index, String size, int width) {
+            String name = "polar_check_" + helperCount();
+            return define(name, "int " + name + "(int i, int size) {\n"
+                    + "    if (i < 0 || i > size - " + width + ") { printf(\"polar: out of bounds at " + where
+                    + ": index %d (" + width + " element(s)) of a buffer of %d elements\\n\", i, size); return 0; }\n"
+                    + "    return i;\n}") + "(" + index + ", " + size + ")";
         }
 
         @Override
