@@ -103,6 +103,34 @@ final class WorkGroup implements KernelContext.Group {
         return slots[bank + src];
     }
 
+    /**
+     * One exchange instead of the butterfly's five: every lane publishes its value, the warp meets
+     * once, and every lane folds the 32 values in the butterfly's order (halving strides: after
+     * the step of mask m, lane i < m holds {@code t[i] + t[i + m]}, which is what lanes i and
+     * {@code i ^ m} of the butterfly both hold, as float addition commutes), so the result is
+     * bit for bit the butterfly's, in every lane.
+     */
+    @Override
+    public float warpReduce(int warp, int lane, float value, boolean max) {
+        if (warpBarriers == null) throw new IllegalStateException(kernel + " used a warp operation although it was analysed as free of them");
+        if (lanesOf(warp) != WARP) {
+            throw new IllegalStateException(kernel + ": warp " + warp + " has " + lanesOf(warp) + " lanes"
+                    + " (warp operations need work-groups of whole warps of " + WARP + ")");
+        }
+        int item = warp * WARP + lane;
+        int index = shuffles[item]++;
+        int bank = (index & 1) * WARP;
+        float[] slots = warpSlots[warp];
+        slots[bank + lane] = value;
+        warpBarriers[warp].await(index);
+        float[] t = new float[WARP];
+        System.arraycopy(slots, bank, t, 0, WARP);
+        for (int m = WARP / 2; m > 0; m >>= 1) {
+            for (int i = 0; i < m; i++) t[i] = max ? Math.max(t[i], t[i + m]) : t[i] + t[i + m];
+        }
+        return t[0];
+    }
+
     /** Work-item {@code item} returned: fails the group if others wait at a barrier or warp operation it skipped. */
     void finished(int item) {
         if (barrier != null && (barrier.depart(barriers[item]) | warpBarriers[item / WARP].depart(shuffles[item]))) {

@@ -138,6 +138,22 @@ class JvmBackendTest {
         for (int i = 0; i < doubled.getSize(); i++) assertEquals(2 * i, doubled.get(i), "work-item " + i);
     }
 
+    /** The one-exchange warp reductions give, bit for bit, what the butterfly of shuffles gives (sums of mixed magnitudes round differently in any other order). */
+    @Test
+    void warpReductionsEqualTheButterflyBitForBit() {
+        Random random = new Random();
+        int n = 4 * 32;
+        FloatArray in = new FloatArray(n);
+        for (int i = 0; i < n; i++) in.set(i, (float) (random.nextGaussian() * Math.pow(10, random.nextInt(8) - 4)));
+        in.set(7, Float.NaN); // a NaN poisons its warp's sum and max alike
+        FloatArray out = new FloatArray(4 * n);
+        new KernelLaunch(KernelRef.of(JvmTestKernels.class, "warpReductions"), Grid.groups(2, 64), new Object[] {in, out, n}).run();
+        for (int i = 0; i < 2 * n; i++) {
+            assertEquals(Float.floatToIntBits(out.get(2 * n + i)), Float.floatToIntBits(out.get(i)), "element " + i);
+        }
+        assertTrue(Float.isNaN(out.get(0)) && !Float.isNaN(out.get(2 * 32)), "NaN stays in its warp");
+    }
+
     @Test
     void aBarrierInAKernelAnalysedAsBarrierFreeIsAnError() {
         var launch = new KernelLaunch(KernelRef.of(JvmTestKernels.class, "returnBeforeBarrier"), Grid.groups(1, 32), new Object[] {new FloatArray(32), 32}, NO_BARRIERS);

@@ -32,6 +32,20 @@ final class JvmTestKernels {
         out.set(ctx.globalIdx, ctx.warpShuffle(v, ctx.laneId() + shift));
     }
 
+    /** {@code out[2i]} = the warp's sum and {@code out[2i+1]} = its max by the reductions; {@code out[2i+2n]..} the same by explicit butterflies of shuffles. */
+    static void warpReductions(KernelContext ctx, FloatArray in, FloatArray out, int n) {
+        float v = in.get(ctx.globalIdx);
+        out.set(2 * ctx.globalIdx, ctx.warpReduceSum(v));
+        out.set(2 * ctx.globalIdx + 1, ctx.warpReduceMax(v));
+        float sum = v, max = v;
+        for (int mask = 16; mask > 0; mask >>= 1) {
+            sum += ctx.warpShuffleXor(sum, mask);
+            max = Math.max(max, ctx.warpShuffleXor(max, mask));
+        }
+        out.set(2 * n + 2 * ctx.globalIdx, sum);
+        out.set(2 * n + 2 * ctx.globalIdx + 1, max);
+    }
+
     /** Writes each work-item's ids, to check the JVM numbers them as a GPU does. */
     static void ids(KernelContext ctx, FloatArray out) {
         int i = ctx.globalIdy * ctx.globalGroupSizeX + ctx.globalIdx;
