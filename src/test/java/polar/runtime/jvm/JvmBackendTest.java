@@ -154,6 +154,29 @@ class JvmBackendTest {
         assertTrue(Float.isNaN(out.get(0)) && !Float.isNaN(out.get(2 * 32)), "NaN stays in its warp");
     }
 
+    /**
+     * A large {@code @Parallel} launch is split over the cores, every iteration running exactly
+     * once: with grids equal to, smaller and larger than the loop's range, and a non-zero start.
+     */
+    @Test
+    void aLargeParallelLoopIsSplitAndRunsEachIterationOnce() {
+        int n = KernelLaunch.SERIAL_BELOW + 1234, cols = 3, start = 17;
+        for (int gridX : new int[] {n, n / 3, 2 * n}) {
+            FloatArray out = new FloatArray(n), cells = new FloatArray(n * cols);
+            var launch = new KernelLaunch(KernelRef.of(JvmTestKernels.class, "countIterations"), Grid.of(gridX, cols),
+                    new Object[] {out, cells, start, n, cols});
+            assertEquals(Runtime.getRuntime().availableProcessors() > 1, launch.split(), "split on more than one core");
+            launch.run();
+            for (int i = 0; i < n; i++) {
+                assertEquals(i < start ? 0f : 1f, out.get(i), "iteration " + i + " with a grid of " + gridX);
+                for (int j = 0; j < cols; j++) assertEquals(i < start ? 0f : 1f, cells.get(i * cols + j), "cell " + i + "," + j);
+            }
+        }
+        var small = new KernelLaunch(KernelRef.of(JvmTestKernels.class, "countIterations"), Grid.of(100, 1),
+                new Object[] {new FloatArray(100), new FloatArray(100), 0, 100, 1});
+        assertEquals(KernelLaunch.SERIAL_BELOW > 100 ? false : Runtime.getRuntime().availableProcessors() > 1, small.split(), "a small grid runs serially");
+    }
+
     @Test
     void aBarrierInAKernelAnalysedAsBarrierFreeIsAnError() {
         var launch = new KernelLaunch(KernelRef.of(JvmTestKernels.class, "returnBeforeBarrier"), Grid.groups(1, 32), new Object[] {new FloatArray(32), 32}, NO_BARRIERS);

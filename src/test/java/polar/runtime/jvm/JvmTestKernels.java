@@ -26,6 +26,14 @@ final class JvmTestKernels {
         for (@Parallel int i = 0; i < n; i++) out.set(i, in.get(i));
     }
 
+    /** {@code out[i] += 1} for {@code i} in {@code [start, n)}, and {@code cells[i][j] += 1} below: each iteration must run once, however the loops are split. */
+    static void countIterations(FloatArray out, FloatArray cells, int start, int n, int cols) {
+        for (@Parallel int i = start; i < n; i++) {
+            out.set(i, out.get(i) + 1f);
+            for (@Parallel int j = 0; j < cols; j++) cells.set(i * cols + j, cells.get(i * cols + j) + 1f);
+        }
+    }
+
     /** Every lane reads the value of lane {@code (lane + shift) % 32}: a rotation within each warp. */
     static void rotateWarps(KernelContext ctx, FloatArray in, FloatArray out, int shift) {
         float v = in.get(ctx.globalIdx);

@@ -110,6 +110,13 @@ public final class KernelCompiler {
         return INFOS.computeIfAbsent(new Key(kernel, Dialect.CUDA, Map.of(), false), k -> new Translator(Dialect.CUDA, true).add(kernel, Map.of()).info());
     }
 
+    /** The kernel's outermost {@code @Parallel} loops, in source order (none for a {@code KernelContext} kernel). */
+    public static List<ParallelLoop> outerParallelLoops(KernelRef kernel) {
+        return LOOPS.computeIfAbsent(kernel, k -> new Translator(Dialect.CUDA, true).add(kernel, Map.of()).outerLoops());
+    }
+
+    private static final Map<KernelRef, List<ParallelLoop>> LOOPS = new ConcurrentHashMap<>();
+
     /** Facts about the kernel's body once {@code constants} are specialised (cached). */
     public static KernelInfo analyze(KernelRef kernel, Map<Integer, Integer> constants) {
         Map<Integer, Integer> c = Map.copyOf(new TreeMap<>(constants));

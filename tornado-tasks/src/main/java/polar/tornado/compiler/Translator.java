@@ -37,7 +37,7 @@ final class Translator {
     record Expr(String code, Type type) {}
 
     /** One kernel added to the unit: its entry point and what was learned about it. */
-    record Entry(String name, KernelInfo info) {}
+    record Entry(String name, KernelInfo info, List<ParallelLoop> outerLoops) {}
 
     private record Var(String code, Type type, boolean assignable, Long constant) {}
 
@@ -146,7 +146,7 @@ final class Translator {
                 .append(constants.isEmpty() ? "" : " with arguments " + new TreeMap<>(constants) + " specialised")
                 .append(", from ").append(unit.fileName).append('\n');
         entryCode.append(target.entry(name, f.params)).append(" {\n").append(body).append("}\n");
-        Entry entry = new Entry(name, new KernelInfo(f.maxParallelDepth, f.usesBarriers, f.usesWarp, f.localMemoryBytes));
+        Entry entry = new Entry(name, new KernelInfo(f.maxParallelDepth, f.usesBarriers, f.usesWarp, f.localMemoryBytes), List.copyOf(f.outerLoops));
         entries.put(name, entry);
         return entry;
     }
@@ -295,6 +295,7 @@ final class Translator {
         int indent = 1;
         int parallelDepth;
         int maxParallelDepth;
+        final List<ParallelLoop> outerLoops = new ArrayList<>();
         boolean usesBarriers, usesWarp, hasContext;
         int localMemoryBytes;
         Type returnType = Prim.VOID;
@@ -727,6 +728,7 @@ final class Translator {
             }
             if (f.getUpdate().size() != 1 || !isIncrement(f.getUpdate().getFirst().getExpression(), var)) throw error(f, form);
             int dim = parallelDepth;
+            if (dim == 0) outerLoops.add(new ParallelLoop(var, unit.line(f)));
             scopes.push(new HashMap<>());
             String start = strip(convert(expr(v.getInitializer()), Prim.INT, v).code);
             String name = declareVar(v, Prim.INT);
