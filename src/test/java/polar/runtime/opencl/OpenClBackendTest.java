@@ -5,13 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import polar.tornado.compiler.Dialect;
 import polar.tornado.compiler.KernelCompiler;
@@ -29,19 +26,7 @@ import polar.tornado.types.HalfArray;
 import polar.tornado.types.IntArray;
 
 /** The OpenCL backend's host side: devices, buffers, hand-written OpenCL C, copies, errors. Skips without an OpenCL device. */
-class OpenClBackendTest {
-    static OpenClBackend backend;
-
-    @BeforeAll
-    static void open() {
-        assumeTrue(OpenClBackend.available(), "no OpenCL device");
-        backend = new OpenClBackend();
-    }
-
-    @AfterAll
-    static void close() {
-        if (backend != null) backend.close();
-    }
+class OpenClBackendTest extends OpenClTestBase {
 
     @Test
     void discoversDevicesWithTheirProperties() {
