@@ -43,11 +43,11 @@ public final class SkinnyGemm {
     /** Elements of k one step of the group covers (8 per work-item). */
     static final int STEP = THREADS * 8;
 
-    /** A in float16 (CUDA's activations). {@code m} is specialised ({@link Arg#constant}). */
+    /** A in float16 (CUDA's activations). {@code m} (at most {@link #MAX_M}) is best specialised ({@link Arg#constant}). */
     public static void f16(KernelContext ctx, HalfArray a, int aOffset, int lda, HalfArray w, int wOffset, int ldw,
                            FloatArray c, int cOffset, int ldc, int n, int k, float alpha, float beta, int m) {
         float[] partial = ctx.allocateFloatLocalArray(WARPS * MAX_M * ROWS);
-        float[] acc = new float[m * ROWS];
+        float[] acc = new float[MAX_M * ROWS]; // the first m * ROWS used; registers once m is compiled in
         float[] wv = new float[ROWS * 8];
         float[] x = new float[8];
         int row0 = ctx.groupIdx * ROWS;
@@ -61,11 +61,11 @@ public final class SkinnyGemm {
         reduceAndStore(ctx, acc, partial, c, cOffset, ldc, row0, n, alpha, beta, m);
     }
 
-    /** A in float32 (the activations off CUDA). {@code m} is specialised ({@link Arg#constant}). */
+    /** A in float32 (the activations off CUDA). {@code m} (at most {@link #MAX_M}) is best specialised ({@link Arg#constant}). */
     public static void f32(KernelContext ctx, FloatArray a, int aOffset, int lda, HalfArray w, int wOffset, int ldw,
                            FloatArray c, int cOffset, int ldc, int n, int k, float alpha, float beta, int m) {
         float[] partial = ctx.allocateFloatLocalArray(WARPS * MAX_M * ROWS);
-        float[] acc = new float[m * ROWS];
+        float[] acc = new float[MAX_M * ROWS]; // the first m * ROWS used; registers once m is compiled in
         float[] wv = new float[ROWS * 8];
         float[] x = new float[8];
         float[] x4 = new float[4];
