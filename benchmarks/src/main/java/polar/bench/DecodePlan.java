@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import polar.model.BenchModel;
 
 /**
  * The rows of a decode sweep, shared with the PyTorch peer so both measure the same shapes. A plan

@@ -13,6 +13,8 @@ import polar.engine.DeviceModel;
 import polar.engine.KvCache;
 import polar.formats.DType;
 import polar.engine.WeightFormat;
+import polar.model.BenchModel;
+import polar.model.SyntheticModel;
 import polar.runtime.jvm.JvmBackend;
 import polar.tornado.layers.Precision;
 import polar.tornado.layers.StepBuffers;
