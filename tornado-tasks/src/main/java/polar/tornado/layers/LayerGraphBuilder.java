@@ -28,7 +28,7 @@ import polar.tornado.types.HalfArray;
  * (final norm and LM head over each sequence's last token). Built once per {@link StepShape}
  * and replayed: everything that changes per step is read from {@link StepBuffers}' inputs.
  *
- * <p>A layer: norm -> fused QKV GEMM (+bias) -> RoPE -> KV write -> paged attention (+combine)
+ * <p>A layer: norm -> fused QKV GEMM (+bias) -> RoPE and KV write (one kernel) -> paged attention (+combine)
  * -> output GEMM accumulated into the residual -> norm -> MLP, whose last GEMM also accumulates
  * into the residual. The two seams for Polar Sparsity are {@link #attention} (selective heads)
  * and {@link #mlp} (gathered neurons).
@@ -147,12 +147,8 @@ public class LayerGraphBuilder {
         g.gemm(step.normed(), 0, w.qkv(), 0, step.qkv(), 0, t, shape.qkvDim(), hidden, 1f, 0f);
         addBias(g, step.qkv(), w.qkvBias(), t, shape.qkvDim());
         if (selective(l, s)) route(g, l, t);
-        if (shape.positions() == TransformerShape.Positions.ROTARY) {
-            int rotated = shape.heads() + shape.kvHeads();
-            g.parallel(Rope::rotate, Grid.of(t, rotated * shape.ropeDims() / 2), step.qkv(), step.positions(), weights.inverseFrequencies(),
-                    i32(t), i32(shape.qkvDim()), i32(rotated), constant(shape.headDim()), constant(shape.ropeDims()));
-        }
-        writeKv(g, l, t);
+        if (shape.positions() == TransformerShape.Positions.ROTARY) ropeAndWriteKv(g, l, t);
+        else writeKv(g, l, t);
         attention(g, l, s);
         // The residual add is the GEMM's beta = 1.
         g.gemm(step.attn(), 0, w.out(), 0, step.x(), 0, t, hidden, shape.qDim(), 1f, 1f);
@@ -185,8 +181,9 @@ public class LayerGraphBuilder {
     /** Selective paged attention of the units in {@code selected} (zeros elsewhere), into {@code step.attn}. */
     protected void selectiveAttention(TaskGraph g, int l, StepShape s) {
         int t = s.tokens();
-        int p = s.partitions();
         int k = sparseAttention.k()[l];
+        Split split = Split.of(k, t, s.partitions(), partitionSize);
+        int p = split.partitions();
         Grid grid = Grid.groups(k, t, p, Attention.THREADS);
         float scale = (float) (1.0 / Math.sqrt(shape.headDim()));
         Buffer<?> kc = kv.keys().get(l), v = kv.values().get(l);
@@ -194,22 +191,22 @@ public class LayerGraphBuilder {
         if (half) {
             g.kernel(SelectiveAttention::pagedHalf, grid, step.qkv(), as(kc, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
                     step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F16), step.partOut(), step.partStats(),
-                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale), i32(k),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale), i32(k),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         } else {
             g.kernel(SelectiveAttention::paged, grid, step.qkv(), as(kc, ElementType.F32), as(v, ElementType.F32), kv.blockTable(), step.tokenSeq(),
                     step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(),
-                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale), i32(k),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale), i32(k),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         }
         if (p > 1) {
-            Grid cells = Grid.of(t, k * shape.group() * shape.headDim());
+            Grid cells = Grid.groups(k, t, Attention.combineThreads(shape.group()));
             if (half) {
-                g.parallel(SelectiveAttention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
-                        as(step.attn(), ElementType.F16), i32(t), i32(k), i32(shape.heads()), constant(shape.headDim()), i32(shape.group()), i32(p), i32(partitionSize));
+                g.kernel(SelectiveAttention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
+                        as(step.attn(), ElementType.F16), i32(k), i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
             } else {
-                g.parallel(SelectiveAttention::combine, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
-                        as(step.attn(), ElementType.F32), i32(t), i32(k), i32(shape.heads()), constant(shape.headDim()), i32(shape.group()), i32(p), i32(partitionSize));
+                g.kernel(SelectiveAttention::combine, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
+                        as(step.attn(), ElementType.F32), i32(k), i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
             }
         }
     }
@@ -221,7 +218,8 @@ public class LayerGraphBuilder {
             return;
         }
         int t = s.tokens();
-        int p = s.partitions();
+        Split split = Split.of(shape.kvHeads(), t, s.partitions(), partitionSize);
+        int p = split.partitions();
         Grid grid = Grid.groups(shape.kvHeads(), t, p, Attention.THREADS);
         float scale = (float) (1.0 / Math.sqrt(shape.headDim()));
         Buffer<?> k = kv.keys().get(l), v = kv.values().get(l);
@@ -229,23 +227,46 @@ public class LayerGraphBuilder {
         if (half) {
             g.kernel(Attention::pagedHalf, grid, step.qkv(), as(k, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
                     step.positions(), as(step.attn(), ElementType.F16), step.partOut(), step.partStats(),
-                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         } else {
             g.kernel(Attention::paged, grid, step.qkv(), as(k, ElementType.F32), as(v, ElementType.F32), kv.blockTable(), step.tokenSeq(),
                     step.positions(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(),
-                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         }
         if (p > 1) {
-            Grid cells = Grid.of(t, shape.qDim());
+            Grid cells = Grid.groups(shape.kvHeads(), t, Attention.combineThreads(shape.group()));
             if (half) {
-                g.parallel(Attention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F16),
-                        i32(t), i32(shape.heads()), constant(shape.headDim()), i32(p), i32(partitionSize));
+                g.kernel(Attention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F16),
+                        i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
             } else {
-                g.parallel(Attention::combine, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F32),
-                        i32(t), i32(shape.heads()), constant(shape.headDim()), i32(p), i32(partitionSize));
+                g.kernel(Attention::combine, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F32),
+                        i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
             }
+        }
+    }
+
+    /**
+     * Split-K partitions of one attention launch. The step shape asks for {@code partitions} of
+     * {@code size} positions (enough for its longest sequence); where that makes many more
+     * work-groups than the device runs at once, neighbouring partitions merge (up to
+     * {@link #MAX_MERGED_PARTITION} positions each) while at least {@link #TARGET_GROUPS} work-groups
+     * remain: fewer partials to write and combine, fewer work-group tails. The merged split covers
+     * the same positions.
+     */
+    public record Split(int partitions, int size) {
+        /** Work-groups (units x tokens x partitions) that keep an H100's 132 SMs busy through a launch's tail. */
+        public static final int TARGET_GROUPS = 1024;
+        public static final int MAX_MERGED_PARTITION = 1024;
+
+        public static Split of(int units, int tokens, int partitions, int size) {
+            int p = partitions, merged = size;
+            while (p > 1 && merged * 2 <= MAX_MERGED_PARTITION && (long) units * tokens * ((p + 1) / 2) >= TARGET_GROUPS) {
+                p = (p + 1) / 2;
+                merged *= 2;
+            }
+            return new Split(p, merged);
         }
     }
 
@@ -319,6 +340,21 @@ public class LayerGraphBuilder {
         if (w2t.type() == ElementType.F16) g.kernel(SparseMlp::fc2F16, fc2, sp.h(), as(w2t, ElementType.F16), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
         else g.kernel(SparseMlp::fc2F32, fc2, sp.h(), as(w2t, ElementType.F32), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
         if (splits > 1) g.parallel(SparseMlp::fc2Combine, Grid.of(hidden, t), sp.partial(), w.downBias(), step.x(), i32(t), i32(hidden), i32(splits));
+    }
+
+    /** RoPE on the step's queries and keys of layer {@code l}, fused with writing the new K and V into the paged cache. */
+    protected void ropeAndWriteKv(TaskGraph g, int l, int t) {
+        Grid grid = Grid.of(t, Rope.rotateWriteKvItems(shape.heads(), shape.kvHeads(), shape.headDim(), shape.ropeDims()));
+        Buffer<?> k = kv.keys().get(l), v = kv.values().get(l);
+        if (halfAttention()) {
+            g.parallel(Rope::rotateWriteKvHalf, grid, step.qkv(), step.positions(), weights.inverseFrequencies(), as(k, ElementType.F16), as(v, ElementType.F16),
+                    kv.blockTable(), step.tokenSeq(), i32(t), i32(shape.heads()), i32(shape.kvHeads()), i32(kv.maxBlocks()),
+                    constant(shape.headDim()), constant(shape.ropeDims()), constant(kv.blockSize()));
+        } else {
+            g.parallel(Rope::rotateWriteKv, grid, step.qkv(), step.positions(), weights.inverseFrequencies(), as(k, ElementType.F32), as(v, ElementType.F32),
+                    kv.blockTable(), step.tokenSeq(), i32(t), i32(shape.heads()), i32(shape.kvHeads()), i32(kv.maxBlocks()),
+                    constant(shape.headDim()), constant(shape.ropeDims()), constant(kv.blockSize()));
+        }
     }
 
     /** Writes the step's new K and V of layer {@code l} into the paged cache. */
