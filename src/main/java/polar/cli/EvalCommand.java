@@ -36,7 +36,7 @@ final class EvalCommand implements Command {
     private static final Options.Spec FORMAT = new Options.Spec(List.of("--format"), true, "text or json (default text)");
     private static final Options.Spec HELP = new Options.Spec(List.of("-h", "--help"), false, "this help");
     private static final List<Options.Spec> SPECS = List.of(MODEL, TEXT, WINDOW, MAX_TOKENS, SparsityFlags.SPARSITY, SparsityFlags.ROUTERS,
-            SparsityFlags.DENSITY, SparsityFlags.MLP, BACKEND, DEVICE, FORMAT, HELP);
+            SparsityFlags.DENSITY, SparsityFlags.MLP, SparsityFlags.ORACLE, BACKEND, DEVICE, FORMAT, HELP);
     private static final int BATCH = 8;
 
     private final PrintStream out;
@@ -107,12 +107,13 @@ final class EvalCommand implements Command {
             doc.put("window", window);
             doc.put("sparsity", sparsity == null ? "dense" : "polar");
             if (sparsity != null) doc.put("attn_density", sparsity.plan().attnDensity(Math.min(1, sparsity.plan().layers() - 1)));
+            if (sparsity != null) doc.put("attn_selection", sparsity.oracle() ? "oracle" : "router");
             if (sparsity != null) doc.put("mlp", sparsity.plan().mlp() == null ? "dense" : "polar");
             doc.put("method", "teacher-forced decode");
             out.println(Json.write(doc));
         } else {
             out.printf("perplexity %.4f over %d tokens (%d windows of up to %d, teacher-forced decode, %s, %.1f s)%n", ppl, count, windows.size(),
-                    window, sparsity == null ? "dense" : "polar", (System.nanoTime() - t0) / 1e9);
+                    window, sparsity == null ? "dense" : sparsity.oracle() ? "polar, oracle heads" : "polar", (System.nanoTime() - t0) / 1e9);
         }
         return Polar.OK;
     }

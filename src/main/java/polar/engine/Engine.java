@@ -109,6 +109,13 @@ public final class Engine implements BatchEngine {
         int[] k = new int[layers];
         int maxK = 1;
         for (int l = 0; l < layers; l++) {
+            if (sparsity.oracle() && sparsity.routesAttention(l)) { // no router: the oracle picks units in the step
+                w.add(null);
+                b.add(null);
+                k[l] = sparsity.plan().attnK(l);
+                maxK = Math.max(maxK, k[l]);
+                continue;
+            }
             RouterWeights.AttentionRouter r = sparsity.routesAttention(l) ? sparsity.routers().attention(l) : null;
             if (r == null) {
                 w.add(null);
@@ -128,7 +135,7 @@ public final class Engine implements BatchEngine {
         Buffer<IntArray> selected = backend.allocate(ElementType.I32, (long) stepTokens * maxK, "step.selected");
         sparseBuffers.add(scores);
         sparseBuffers.add(selected);
-        return new SparseAttentionBuffers(units, w, b, k, scores, selected);
+        return new SparseAttentionBuffers(units, w, b, k, scores, selected, sparsity.oracle());
     }
 
     /**

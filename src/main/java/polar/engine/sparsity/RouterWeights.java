@@ -77,6 +77,11 @@ public final class RouterWeights {
         this.mlp = mlp.clone();
     }
 
+    /** No router in any of {@code layers} layers (what the oracle needs). */
+    public static RouterWeights none(int layers) {
+        return new RouterWeights(new AttentionRouter[layers], new MlpRouter[layers]);
+    }
+
     public int layers() { return attention.length; }
 
     /** The attention router of {@code layer}, or null. */

@@ -71,6 +71,10 @@ public final class RoutersCommand implements Command {
               eval      --data DIR [--routers DIR] [--attn-density D] [--all] [--holdout 0.1] [--max-rows N]
                         [--samples 64] [--format text|json]
                         recall and precision per layer on the held-out rows (--all: every row)
+              perplexity -m MODEL --text FILE [--select router|oracle|oracle-projected|dense] [--routers DIR]
+                        [--attn-density 0.25,0.5,...] [--window 256] [--max-tokens N] [--threads T]
+                        teacher-forced perplexity on the plain-Java forward pass with attention units chosen by
+                        the routers or an oracle (attention only; the engine's `polar eval perplexity` is the reference)
             """;
 
     @Override
@@ -93,6 +97,7 @@ public final class RoutersCommand implements Command {
                 case "train" -> train(a);
                 case "calibrate" -> calibrate(a);
                 case "eval" -> eval(a);
+                case "perplexity" -> perplexity(a);
                 default -> {
                     err.println("polar routers: unknown command '" + sub + "'");
                     err.print(USAGE);
@@ -241,6 +246,48 @@ public final class RoutersCommand implements Command {
             out.println(row);
         }
         out.println("updated " + planFile);
+    }
+
+    private void perplexity(Args a) {
+        String modelPath = a.required("-m");
+        Path text = Path.of(a.required("--text"));
+        HostPerplexity.Selection selection = HostPerplexity.Selection.of(a.string("--select", "router"));
+        int window = a.integer("--window", 256);
+        int maxTokens = a.integer("--max-tokens", Integer.MAX_VALUE);
+        Path routersDir = a.path("--routers", null);
+        String densities = a.string("--attn-density", "");
+        int threads = threads(a);
+        a.rejectUnknown();
+        polar.model.Model model;
+        String corpus;
+        try {
+            model = polar.model.ModelLoader.load(Path.of(modelPath));
+            corpus = Files.readString(text);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + e.getMessage(), e);
+        }
+        RouterDataShape shape = RouterDataShape.of(model.config());
+        SparsityPlan plan = SparsityPlan.defaults(shape.layers(), shape.attentionUnit(), shape.units());
+        RouterWeights routers = null;
+        if (selection == HostPerplexity.Selection.ROUTER) {
+            if (routersDir == null) throw new IllegalArgumentException("--select router needs --routers DIR");
+            plan = SparsityPlan.load(routersDir.resolve(SparsityPlan.FILE_NAME));
+            routers = RouterWeights.load(routersDir.resolve(RouterWeights.FILE_NAME));
+        }
+        int[] ids = model.tokenizer().encode(corpus, true);
+        if (ids.length > maxTokens) ids = java.util.Arrays.copyOf(ids, maxTokens);
+        List<int[]> windows = HostPerplexity.windows(ids, window);
+        List<Double> list = new java.util.ArrayList<>();
+        if (densities.isEmpty()) list.add(plan.attnDensity(Math.min(1, plan.layers() - 1)));
+        else for (String d : densities.split(",")) list.add(Double.parseDouble(d.strip()));
+        try (HostActivationSource source = new HostActivationSource(model, 8, window, new Workers(threads))) {
+            for (double d : list) {
+                SparsityPlan p = plan.withAttentionDensity(d);
+                double ppl = HostPerplexity.perplexity(source, windows, 8, selection, p, routers);
+                out.printf("%s density %.4f (k=%d of %d): perplexity %.4f over %d windows of up to %d%n", selection.flag, d, p.attnK(1), p.units(),
+                        ppl, windows.size(), window);
+            }
+        }
     }
 
     private void eval(Args a) {
