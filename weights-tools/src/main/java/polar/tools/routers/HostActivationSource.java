@@ -95,8 +95,8 @@ public final class HostActivationSource implements ActivationSource {
         void apply(int layer, int rows, int[] position, float[] normedInput, float[] headOutput);
     }
 
-    /** The transposed output projection {@code [heads * headDim, hidden]} of {@code layer}. */
-    float[] outputProjection(int layer) { return layers[layer].wo(); }
+    @Override
+    public float[] outputProjection(int layer) { return layers[layer].wo(); }
 
     private float[] lmHeadT, finalNorm, finalNormBias;
 

@@ -63,6 +63,7 @@ public final class RoutersCommand implements Command {
               train     --data DIR [--out DIR] [--attn-density D] [--rank R] [--only attention|mlp]
                         [--epochs N] [--batch N] [--lr X] [--weight-decay X] [--patience N]
                         [--pos-weight-power P] [--holdout 0.1] [--max-rows N] [--threads T] [--seed S] [--quiet]
+                        [--label norm|out-norm] (rank units by attention-output norm, or by norm after W_o)
                         train routers; writes polar-routers.safetensors and polar-sparsity.json to --out
               calibrate --data DIR [--routers DIR] [--tile 32] [--recall 0.99] [--batch-sizes 1,2,4,...]
                         [--score softplus_sum|relu_sum] [--samples 64] [--dense-above 0.8] [--holdout 0.1]
@@ -129,7 +130,11 @@ public final class RoutersCommand implements Command {
             throw new UncheckedIOException("cannot read " + text + ": " + e.getMessage(), e);
         }
         try (ActivationSource source = opener.open(model, backend, window)) {
-            try (RouterDataCollector collector = new RouterDataCollector(data, source.shape(), source.modelName(), text.toString())) {
+            float[][] projections = new float[source.shape().layers()][];
+            for (int l = 0; l < projections.length; l++) projections[l] = source.outputProjection(l);
+            boolean withOutNorms = java.util.Arrays.stream(projections).allMatch(java.util.Objects::nonNull);
+            try (RouterDataCollector collector = new RouterDataCollector(data, source.shape(), source.modelName(), text.toString(),
+                    withOutNorms ? projections : null)) {
                 long n = RouterCollection.collect(source, corpus, window, tokens, collector, new Progress("collect " + data.getFileName(), tokens));
                 out.printf("recorded %d positions x %d layers into %s%n", n, source.shape().layers(), data);
             }
@@ -156,7 +161,7 @@ public final class RoutersCommand implements Command {
         TrainConfig attention = overrides(a, defaults.attention()), mlp = overrides(a, defaults.mlp());
         RouterTraining.Options opt = new RouterTraining.Options(a.integer("--rank", defaults.rank()), attention, mlp,
                 a.number("--holdout", RouterTraining.DEFAULT_HOLDOUT), a.integer("--max-rows", 0),
-                !only.equals("mlp"), shape.reluMlp() && !only.equals("attention"), a.has("--quiet"));
+                !only.equals("mlp"), shape.reluMlp() && !only.equals("attention"), a.has("--quiet"), UnitLabel.of(a.string("--label", UnitLabel.NORM.flag)));
         Path routerFile = dir.resolve(RouterWeights.FILE_NAME), planFile = dir.resolve(SparsityPlan.FILE_NAME);
         // Start from the plan already there (its densities; its MLP table while the MLP routers stay), else the defaults.
         SparsityPlan plan = SparsityPlan.defaults(shape.layers(), shape.attentionUnit(), shape.units());
