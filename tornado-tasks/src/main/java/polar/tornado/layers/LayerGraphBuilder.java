@@ -167,12 +167,27 @@ public class LayerGraphBuilder {
         return g;
     }
 
-    /** Attention router of layer {@code l}: {@code scores = normed . W^T + b}, then each token's top-k units into {@code selected}. */
+    /**
+     * Attention router of layer {@code l}: {@code scores = normed . W^T + b} (two-layer routers:
+     * {@code ReLU(normed . W1^T + b1) . W^T + b}), then each token's top-k units into {@code selected}.
+     */
     protected void route(TaskGraph g, int l, int t) {
         SparseAttentionBuffers sp = sparseAttention;
         int units = sp.units();
         int k = sp.k()[l];
-        g.gemm(step.normed(), 0, sp.routerWeight().get(l), 0, sp.scores(), 0, t, units, shape.hidden(), 1f, 0f);
+        if (sp.twoLayer(l)) {
+            SparseAttentionBuffers.TwoLayer two = sp.twoLayer();
+            int inner = two.inner()[l];
+            g.gemm(step.normed(), 0, two.weight().get(l), 0, two.pre(), 0, t, inner, shape.hidden(), 1f, 0f);
+            if (two.act().type() == ElementType.F16) {
+                g.parallel(Activations::biasReluHalf, Grid.of(t, inner), two.pre(), two.bias().get(l), as(two.act(), ElementType.F16), i32(t), i32(inner));
+            } else {
+                g.parallel(Activations::biasRelu, Grid.of(t, inner), two.pre(), two.bias().get(l), as(two.act(), ElementType.F32), i32(t), i32(inner));
+            }
+            g.gemm(two.act(), 0, sp.routerWeight().get(l), 0, sp.scores(), 0, t, units, inner, 1f, 0f);
+        } else {
+            g.gemm(step.normed(), 0, sp.routerWeight().get(l), 0, sp.scores(), 0, t, units, shape.hidden(), 1f, 0f);
+        }
         addBias(g, sp.scores(), sp.routerBias().get(l), t, units);
         g.kernel(TopK::small, Grid.groups(t, TopK.smallThreads(units)), sp.scores(), sp.selected(), i32(units), i32(k));
     }

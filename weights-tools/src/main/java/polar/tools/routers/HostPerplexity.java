@@ -11,8 +11,8 @@ import polar.engine.sparsity.SparsityPlan;
  * Perplexity with attention units selected per token by a rule, on the plain-Java forward pass
  * ({@link HostActivationSource#nll}): the quick way to compare routers, densities and label
  * definitions on a CPU. It measures what {@code polar eval perplexity} measures (teacher-forced,
- * consecutive windows of the BOS-prefixed text, each window's first position dense), on the
- * attention side only (the MLP stays dense).
+ * consecutive windows of the BOS-prefixed text, every position's attention sparse in layers >= 1),
+ * on the attention side only (the MLP stays dense).
  */
 public final class HostPerplexity {
     private HostPerplexity() {}
@@ -59,7 +59,11 @@ public final class HostPerplexity {
         return Math.exp(nll / count);
     }
 
-    /** The mask that keeps, in each row past position 0, the {@code plan.attnK(layer)} units ranked first by {@code selection}. */
+    /**
+     * The mask that keeps, in every row, the {@code plan.attnK(layer)} units ranked first by {@code selection}. Every
+     * row: the engine's teacher-forced decode feeds each window's first token as a one-token step, which is a decode
+     * step and so sparse too.
+     */
     static HostActivationSource.HeadMask mask(HostActivationSource model, Selection selection, SparsityPlan plan, RouterWeights routers) {
         RouterDataShape shape = model.shape();
         int units = shape.units(), span = shape.headsPerUnit() * shape.headDim(), width = shape.heads() * shape.headDim(), hidden = shape.hidden();
@@ -78,7 +82,6 @@ public final class HostPerplexity {
             };
             int[] order = new int[units];
             for (int i = 0; i < rows; i++) {
-                if (position[i] == 0) continue;
                 Labels.topK(scores, i * units, units, k, order);
                 for (int r = k; r < units; r++) Arrays.fill(headOutput, i * width + order[r] * span, i * width + (order[r] + 1) * span, 0f);
             }

@@ -64,6 +64,7 @@ public final class RoutersCommand implements Command {
                         [--epochs N] [--batch N] [--lr X] [--weight-decay X] [--patience N]
                         [--pos-weight-power P] [--holdout 0.1] [--max-rows N] [--threads T] [--seed S] [--quiet]
                         [--label norm|out-norm] (rank units by attention-output norm, or by norm after W_o)
+                        [--attn-inner N] (two-layer attention routers, hidden -> N -> units with ReLU; default 0: linear)
                         train routers; writes polar-routers.safetensors and polar-sparsity.json to --out
               calibrate --data DIR [--routers DIR] [--tile 32] [--recall 0.99] [--batch-sizes 1,2,4,...]
                         [--score softplus_sum|relu_sum] [--samples 64] [--dense-above 0.8] [--holdout 0.1]
@@ -161,7 +162,8 @@ public final class RoutersCommand implements Command {
         TrainConfig attention = overrides(a, defaults.attention()), mlp = overrides(a, defaults.mlp());
         RouterTraining.Options opt = new RouterTraining.Options(a.integer("--rank", defaults.rank()), attention, mlp,
                 a.number("--holdout", RouterTraining.DEFAULT_HOLDOUT), a.integer("--max-rows", 0),
-                !only.equals("mlp"), shape.reluMlp() && !only.equals("attention"), a.has("--quiet"), UnitLabel.of(a.string("--label", UnitLabel.NORM.flag)));
+                !only.equals("mlp"), shape.reluMlp() && !only.equals("attention"), a.has("--quiet"), UnitLabel.of(a.string("--label", UnitLabel.NORM.flag)),
+                a.integer("--attn-inner", 0));
         Path routerFile = dir.resolve(RouterWeights.FILE_NAME), planFile = dir.resolve(SparsityPlan.FILE_NAME);
         // Start from the plan already there (its densities; its MLP table while the MLP routers stay), else the defaults.
         SparsityPlan plan = SparsityPlan.defaults(shape.layers(), shape.attentionUnit(), shape.units());
