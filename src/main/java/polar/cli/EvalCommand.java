@@ -24,7 +24,10 @@ import polar.tornado.runtime.Backend;
  * prefilled, then each known next token is fed as a one-token decode step, and the log-probability
  * of that token is read from the previous step's logits. Polar Sparsity applies to decode steps
  * only, so this is how {@code --sparsity polar} is measured; dense runs the same way, so the two
- * numbers compare like for like. Windows run as one batch (up to 8 sequences per step).
+ * numbers compare like for like. A window's first token is fed alone, and the engine runs any
+ * one-token step as a decode step, so with {@code --sparsity polar} its attention is sparse too.
+ * Windows run as one batch (up to 8 sequences per step). {@code --oracle} replaces the routers by
+ * each token's true top-k attention units (see {@link polar.engine.sparsity.PolarSparsity}).
  */
 final class EvalCommand implements Command {
     private static final Options.Spec MODEL = new Options.Spec(List.of("-m", "--model"), true, "model folder (Hugging Face) or .gguf file (required)");
