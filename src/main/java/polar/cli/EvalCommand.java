@@ -24,7 +24,10 @@ import polar.tornado.runtime.Backend;
  * prefilled, then each known next token is fed as a one-token decode step, and the log-probability
  * of that token is read from the previous step's logits. Polar Sparsity applies to decode steps
  * only, so this is how {@code --sparsity polar} is measured; dense runs the same way, so the two
- * numbers compare like for like. Windows run as one batch (up to 8 sequences per step).
+ * numbers compare like for like. A window's first token is fed alone, and the engine runs any
+ * one-token step as a decode step, so with {@code --sparsity polar} its attention is sparse too.
+ * Windows run as one batch (up to 8 sequences per step). {@code --oracle} replaces the routers by
+ * each token's true top-k attention units (see {@link polar.engine.sparsity.PolarSparsity}).
  */
 final class EvalCommand implements Command {
     private static final Options.Spec MODEL = new Options.Spec(List.of("-m", "--model"), true, "model folder (Hugging Face) or .gguf file (required)");
@@ -36,7 +39,7 @@ final class EvalCommand implements Command {
     private static final Options.Spec FORMAT = new Options.Spec(List.of("--format"), true, "text or json (default text)");
     private static final Options.Spec HELP = new Options.Spec(List.of("-h", "--help"), false, "this help");
     private static final List<Options.Spec> SPECS = List.of(MODEL, TEXT, WINDOW, MAX_TOKENS, SparsityFlags.SPARSITY, SparsityFlags.ROUTERS,
-            SparsityFlags.DENSITY, SparsityFlags.MLP, BACKEND, DEVICE, FORMAT, HELP);
+            SparsityFlags.DENSITY, SparsityFlags.MLP, SparsityFlags.ORACLE, BACKEND, DEVICE, FORMAT, HELP);
     private static final int BATCH = 8;
 
     private final PrintStream out;
@@ -107,12 +110,13 @@ final class EvalCommand implements Command {
             doc.put("window", window);
             doc.put("sparsity", sparsity == null ? "dense" : "polar");
             if (sparsity != null) doc.put("attn_density", sparsity.plan().attnDensity(Math.min(1, sparsity.plan().layers() - 1)));
+            if (sparsity != null) doc.put("attn_selection", sparsity.oracle() ? "oracle" : "router");
             if (sparsity != null) doc.put("mlp", sparsity.plan().mlp() == null ? "dense" : "polar");
             doc.put("method", "teacher-forced decode");
             out.println(Json.write(doc));
         } else {
             out.printf("perplexity %.4f over %d tokens (%d windows of up to %d, teacher-forced decode, %s, %.1f s)%n", ppl, count, windows.size(),
-                    window, sparsity == null ? "dense" : "polar", (System.nanoTime() - t0) / 1e9);
+                    window, sparsity == null ? "dense" : sparsity.oracle() ? "polar, oracle heads" : "polar", (System.nanoTime() - t0) / 1e9);
         }
         return Polar.OK;
     }

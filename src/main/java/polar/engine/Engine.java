@@ -108,7 +108,17 @@ public final class Engine implements BatchEngine {
         List<Buffer<FloatArray>> b = new ArrayList<>();
         int[] k = new int[layers];
         int maxK = 1;
+        List<Buffer<?>> innerW = new ArrayList<>(java.util.Collections.nCopies(layers, null));
+        List<Buffer<FloatArray>> innerB = new ArrayList<>(java.util.Collections.nCopies(layers, null));
+        int[] inner = new int[layers];
         for (int l = 0; l < layers; l++) {
+            if (sparsity.oracle() && sparsity.routesAttention(l)) { // no router: the oracle picks units in the step
+                w.add(null);
+                b.add(null);
+                k[l] = sparsity.plan().attnK(l);
+                maxK = Math.max(maxK, k[l]);
+                continue;
+            }
             RouterWeights.AttentionRouter r = sparsity.routesAttention(l) ? sparsity.routers().attention(l) : null;
             if (r == null) {
                 w.add(null);
@@ -121,6 +131,11 @@ public final class Engine implements BatchEngine {
             sparseBuffers.add(bb);
             w.add(wb);
             b.add(bb);
+            if (r.inner() > 0) { // two-layer router: its first layer, and the second's input in the activations' type
+                innerW.set(l, track(uploadAsActivations(r.innerWeight(), "router" + l + ".inner.weight")));
+                innerB.set(l, track(backend.upload(FloatArray.of(r.innerBias()), "router" + l + ".inner.bias")));
+                inner[l] = r.inner();
+            }
             k[l] = sparsity.plan().attnK(l);
             maxK = Math.max(maxK, k[l]);
         }
@@ -128,7 +143,11 @@ public final class Engine implements BatchEngine {
         Buffer<IntArray> selected = backend.allocate(ElementType.I32, (long) stepTokens * maxK, "step.selected");
         sparseBuffers.add(scores);
         sparseBuffers.add(selected);
-        return new SparseAttentionBuffers(units, w, b, k, scores, selected);
+        int maxInner = Arrays.stream(inner).max().orElse(0);
+        SparseAttentionBuffers.TwoLayer two = maxInner == 0 ? null : new SparseAttentionBuffers.TwoLayer(innerW, innerB, inner,
+                track(backend.allocate(ElementType.F32, (long) stepTokens * maxInner, "step.routerInnerPre")),
+                track(backend.allocate(precision.activations(), (long) stepTokens * maxInner, "step.routerInnerAct")));
+        return new SparseAttentionBuffers(units, w, b, k, scores, selected, sparsity.oracle(), two);
     }
 
     /**

@@ -112,6 +112,19 @@ class PolarTest {
         assertEquals(30, d.integer("tokens"));
         assertEquals(d.number("perplexity"), f.number("perplexity"), 1e-4 * d.number("perplexity"));
         assertTrue(Double.isFinite(h) && h > 1, "perplexity " + h);
+        // The oracle needs no router files (the model folder has none: the default plan); it keeps every unit at density 1.
+        Run oracleFull = polar(concat(common, "--sparsity", "polar", "--oracle", "--attn-density", "1"));
+        assertEquals(0, oracleFull.code(), oracleFull.err());
+        JsonFields of = JsonFields.of(Json.parse(oracleFull.out().strip()), "oracle 1.0");
+        assertEquals("oracle", of.string("attn_selection"));
+        assertEquals(d.number("perplexity"), of.number("perplexity"), 1e-4 * d.number("perplexity"));
+        Run oracleHalf = polar(concat(common, "--sparsity", "polar", "--oracle", "--attn-density", "0.5"));
+        assertEquals(0, oracleHalf.code(), oracleHalf.err());
+        double o = JsonFields.of(Json.parse(oracleHalf.out().strip()), "oracle 0.5").number("perplexity");
+        assertTrue(Double.isFinite(o) && o != d.number("perplexity"), "oracle perplexity " + o);
+        Run noPolar = polar(concat(common, "--oracle"));
+        assertEquals(2, noPolar.code(), noPolar.err());
+        assertTrue(noPolar.err().contains("--oracle"), noPolar.err());
     }
 
     private static String[] concat(String[] a, String... b) {

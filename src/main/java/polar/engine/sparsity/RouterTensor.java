@@ -9,6 +9,10 @@ public enum RouterTensor {
     ATTN_WEIGHT("attn_router.weight"),
     /** Attention router bias, {@code [units]}. */
     ATTN_BIAS("attn_router.bias"),
+    /** Two-layer attention router's first layer weight, {@code [inner, hidden]} (its ATTN_WEIGHT is then {@code [units, inner]}). */
+    ATTN_INNER_WEIGHT("attn_router.inner.weight"),
+    /** Two-layer attention router's first layer bias, {@code [inner]}. */
+    ATTN_INNER_BIAS("attn_router.inner.bias"),
     /** MLP router first (low-rank) projection, {@code [rank, hidden]}. */
     MLP_DOWN("mlp_router.down.weight"),
     /** MLP router second projection, {@code [ffn, rank]}. */

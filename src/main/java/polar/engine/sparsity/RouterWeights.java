@@ -19,7 +19,8 @@ import polar.formats.Tensor;
  * The trained routers of a model, per layer (either may be absent in a layer):
  * <ul>
  *   <li>attention router: {@code logits = W x + b}, W {@code [units, hidden]}, one logit per head (MHA) or
- *       KV group (GQA); each sequence keeps its top {@link SparsityPlan#attnK} units.</li>
+ *       KV group (GQA); each sequence keeps its top {@link SparsityPlan#attnK} units. Or two layers,
+ *       {@code W ReLU(W1 x + b1) + b} (files with {@code attn_router.inner.*} tensors).</li>
  *   <li>MLP router (ReLU models): {@code logits = U (D x)}, D {@code [rank, hidden]}, U {@code [ffn, rank]},
  *       no bias and no non-linearity between (a low-rank linear map); a batch keeps the top k(B)
  *       neurons of {@code sum over the batch of ReLU(logits)}.</li>
@@ -31,18 +32,37 @@ public final class RouterWeights {
 
     public static final String FILE_NAME = "polar-routers.safetensors";
 
-    /** Attention router of one layer: weight {@code [units, hidden]}, bias {@code [units]}. */
-    public record AttentionRouter(int units, int hidden, float[] weight, float[] bias) {
+    /**
+     * Attention router of one layer. Linear ({@code inner == 0}): {@code logits = W x + b}, weight {@code [units, hidden]}.
+     * Two-layer ({@code inner > 0}): {@code logits = W ReLU(W1 x + b1) + b}, innerWeight W1 {@code [inner, hidden]},
+     * innerBias b1 {@code [inner]}, weight W {@code [units, inner]}; bias {@code [units]} either way.
+     */
+    public record AttentionRouter(int units, int hidden, float[] weight, float[] bias, int inner, float[] innerWeight, float[] innerBias) {
         public AttentionRouter {
-            if (weight.length != units * hidden || bias.length != units)
-                throw new IllegalArgumentException("attention router of " + units + "x" + hidden + " given " + weight.length + " weights, " + bias.length + " biases");
+            if (inner < 0) throw new IllegalArgumentException("attention router inner width " + inner);
+            int in = inner > 0 ? inner : hidden;
+            if (weight.length != units * in || bias.length != units)
+                throw new IllegalArgumentException("attention router of " + units + "x" + in + " given " + weight.length + " weights, " + bias.length + " biases");
+            if (inner > 0 && (innerWeight == null || innerBias == null || innerWeight.length != inner * hidden || innerBias.length != inner))
+                throw new IllegalArgumentException("attention router's first layer must be " + inner + "x" + hidden + " with " + inner + " biases");
+        }
+
+        /** A linear router. */
+        public AttentionRouter(int units, int hidden, float[] weight, float[] bias) {
+            this(units, hidden, weight, bias, 0, null, null);
         }
 
         /** Logits {@code [rows, units]} of inputs {@code x [rows, hidden]}. */
         public float[] logits(float[] x, int rows) {
             float[] out = new float[rows * units];
+            float[] h = new float[Math.max(1, inner)];
             for (int i = 0; i < rows; i++) {
-                for (int u = 0; u < units; u++) out[i * units + u] = bias[u] + dot(x, i * hidden, weight, u * hidden, hidden);
+                if (inner == 0) {
+                    for (int u = 0; u < units; u++) out[i * units + u] = bias[u] + dot(x, i * hidden, weight, u * hidden, hidden);
+                } else {
+                    for (int j = 0; j < inner; j++) h[j] = Math.max(0f, innerBias[j] + dot(x, i * hidden, innerWeight, j * hidden, hidden));
+                    for (int u = 0; u < units; u++) out[i * units + u] = bias[u] + dot(h, 0, weight, u * inner, inner);
+                }
             }
             return out;
         }
@@ -75,6 +95,11 @@ public final class RouterWeights {
         if (attention.length != mlp.length) throw new IllegalArgumentException(attention.length + " attention layers, " + mlp.length + " MLP layers");
         this.attention = attention.clone();
         this.mlp = mlp.clone();
+    }
+
+    /** No router in any of {@code layers} layers (what the oracle needs). */
+    public static RouterWeights none(int layers) {
+        return new RouterWeights(new AttentionRouter[layers], new MlpRouter[layers]);
     }
 
     public int layers() { return attention.length; }
@@ -117,8 +142,12 @@ public final class RouterWeights {
         for (int l = 0; l < layers(); l++) {
             AttentionRouter a = attention[l];
             if (a != null) {
-                out.add(Tensor.f32(RouterTensor.ATTN_WEIGHT.name(l), a.weight(), a.units(), a.hidden()));
+                out.add(Tensor.f32(RouterTensor.ATTN_WEIGHT.name(l), a.weight(), a.units(), a.inner() > 0 ? a.inner() : a.hidden()));
                 out.add(Tensor.f32(RouterTensor.ATTN_BIAS.name(l), a.bias(), a.units()));
+                if (a.inner() > 0) {
+                    out.add(Tensor.f32(RouterTensor.ATTN_INNER_WEIGHT.name(l), a.innerWeight(), a.inner(), a.hidden()));
+                    out.add(Tensor.f32(RouterTensor.ATTN_INNER_BIAS.name(l), a.innerBias(), a.inner()));
+                }
             }
             MlpRouter m = mlp[l];
             if (m != null) {
@@ -156,7 +185,7 @@ public final class RouterWeights {
         for (String name : tensors.keySet()) {
             RouterTensor.Name n = RouterTensor.parse(name);
             if (n == null) throw new FormatException(source + ": unexpected tensor " + name
-                    + " (router tensors are named layers.<layer>.{attn_router.weight, attn_router.bias, mlp_router.down.weight, mlp_router.up.weight})");
+                    + " (router tensors are named layers.<layer>.{attn_router.weight, attn_router.bias, attn_router.inner.weight, attn_router.inner.bias, mlp_router.down.weight, mlp_router.up.weight})");
             layers = Math.max(layers, n.layer() + 1);
         }
         AttentionRouter[] attention = new AttentionRouter[layers];
@@ -170,7 +199,22 @@ public final class RouterWeights {
                 requireRank(source, w, 2);
                 requireRank(source, b, 1);
                 if (b.shape()[0] != w.shape()[0]) throw shapeMismatch(source, b, "[" + w.shape()[0] + "] to match " + w.name());
-                attention[l] = new AttentionRouter((int) w.shape()[0], (int) w.shape()[1], w.data(), b.data());
+                Loaded w1 = tensors.get(RouterTensor.ATTN_INNER_WEIGHT.name(l)), b1 = tensors.get(RouterTensor.ATTN_INNER_BIAS.name(l));
+                if (w1 == null && b1 == null) {
+                    attention[l] = new AttentionRouter((int) w.shape()[0], (int) w.shape()[1], w.data(), b.data());
+                } else {
+                    if (w1 == null) throw missing(source, RouterTensor.ATTN_INNER_WEIGHT.name(l), b1.name());
+                    if (b1 == null) throw missing(source, RouterTensor.ATTN_INNER_BIAS.name(l), w1.name());
+                    requireRank(source, w1, 2);
+                    requireRank(source, b1, 1);
+                    if (w.shape()[1] != w1.shape()[0]) throw shapeMismatch(source, w, "[units, " + w1.shape()[0] + "] to match " + w1.name());
+                    if (b1.shape()[0] != w1.shape()[0]) throw shapeMismatch(source, b1, "[" + w1.shape()[0] + "] to match " + w1.name());
+                    attention[l] = new AttentionRouter((int) w.shape()[0], (int) w1.shape()[1], w.data(), b.data(), (int) w1.shape()[0], w1.data(), b1.data());
+                }
+            } else {
+                for (RouterTensor t : new RouterTensor[] {RouterTensor.ATTN_INNER_WEIGHT, RouterTensor.ATTN_INNER_BIAS}) {
+                    if (tensors.containsKey(t.name(l))) throw missing(source, RouterTensor.ATTN_WEIGHT.name(l), t.name(l));
+                }
             }
             Loaded d = tensors.get(RouterTensor.MLP_DOWN.name(l)), u = tensors.get(RouterTensor.MLP_UP.name(l));
             if (d != null || u != null) {

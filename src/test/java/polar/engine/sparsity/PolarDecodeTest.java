@@ -7,18 +7,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import polar.engine.Engine;
 import polar.engine.EngineOptions;
 import polar.engine.Sequence;
+import polar.engine.TestBackends;
 import polar.model.Model;
 import polar.model.ModelLoader;
 import polar.model.SharedAssets;
+import polar.runtime.Backends;
 import polar.runtime.jvm.JvmBackend;
 import polar.tornado.runtime.Backend;
 
-/** Decode with Polar Sparsity's selective attention (jvm backend): exact at density 1, finite with the trained routers at 0.5. */
+/**
+ * Decode with Polar Sparsity's selective attention: exact at density 1 on every backend here (jvm; opencl
+ * where an OpenCL platform is installed, PoCL in CI; cuda on a GPU), finite with the trained routers at 0.5.
+ */
 public class PolarDecodeTest {
     static final int STEPS = 6;
     static final int[][] PROMPTS = {{0, 557, 547, 260, 455, 13, 443, 298, 260, 482}, {0, 390, 949, 1854, 339, 262}};
@@ -32,11 +40,22 @@ public class PolarDecodeTest {
         throw new IllegalStateException("weights-tools/trained/" + model + " not found");
     }
 
-    /** Greedy decode of both prompts in one batch; the logits of every step, [step][sequence][vocab]. */
+    /** Greedy decode of both prompts in one batch (jvm backend); the logits of every step, [step][sequence][vocab]. */
     static float[][][] run(Model model, PolarSparsity sparsity) {
+        try (Backend backend = new JvmBackend()) {
+            return run(backend, model, sparsity);
+        }
+    }
+
+    /** Every (backend, model) pair: the backends available here ({@link TestBackends}), both test models. */
+    static Stream<Arguments> backendsAndModels() {
+        return TestBackends.names().stream().flatMap(b -> Stream.of(Arguments.of(b, "tiny-llama"), Arguments.of(b, "tiny-opt")));
+    }
+
+    static float[][][] run(Backend backend, Model model, PolarSparsity sparsity) {
         EngineOptions options = EngineOptions.defaults().withMaxSequences(2).withMaxContext(64).withPartitions(8, true).withSparsity(sparsity);
         float[][][] out = new float[STEPS + 1][][];
-        try (Backend backend = new JvmBackend(); Engine engine = new Engine(backend, model, options)) {
+        try (Engine engine = new Engine(backend, model, options)) {
             Sequence a = engine.newSequence(), b = engine.newSequence();
             List<Sequence> both = List.of(a, b);
             out[0] = engine.prefill(both, List.of(PROMPTS[0], PROMPTS[1]));
@@ -51,14 +70,26 @@ public class PolarDecodeTest {
         return best;
     }
 
-    @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"tiny-llama", "tiny-opt"})
-    void allUnitsSelectedMatchesDense(String name) throws Exception {
+    /** Router, top-k and selective attention with every unit selected give the dense tokens, logits within float rounding. */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("backendsAndModels")
+    void allUnitsSelectedMatchesDense(String backendName, String name) throws Exception {
         Model model = ModelLoader.load(SharedAssets.require("models/" + name));
         PolarSparsity polar = PolarSparsity.load(trained(name)).withAttentionDensity(1.0).withoutMlp();
-        float[][][] dense = run(model, null);
-        float[][][] sparse = run(model, polar);
-        assertClose(name, dense, sparse, 1e-4f);
+        try (Backend backend = Backends.open(backendName)) {
+            assertClose(backendName + " " + name, run(backend, model, null), run(backend, model, polar), 1e-4f);
+        }
+    }
+
+    /** The oracle (dense attention, unit norms, top-k, the rest zeroed) with every unit kept is dense too. */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("backendsAndModels")
+    void oracleKeepingEveryUnitMatchesDense(String backendName, String name) throws Exception {
+        Model model = ModelLoader.load(SharedAssets.require("models/" + name));
+        PolarSparsity oracle = PolarSparsity.oracle(SparsityPlan.defaults(model.config())).withAttentionDensity(1.0);
+        try (Backend backend = Backends.open(backendName)) {
+            assertClose(backendName + " oracle " + name, run(backend, model, null), run(backend, model, oracle), 1e-4f);
+        }
     }
 
     /** tiny-opt with every neuron through the sparse MLP kernels (router, top-k, FC1, FC2) gives the dense tokens, logits within float rounding. */

@@ -14,6 +14,7 @@ import polar.tornado.kernels.Attention;
 import polar.tornado.kernels.Embeddings;
 import polar.tornado.kernels.Norms;
 import polar.tornado.kernels.MlpRouterScores;
+import polar.tornado.kernels.OracleHeads;
 import polar.tornado.kernels.Rope;
 import polar.tornado.kernels.SparseMlp;
 import polar.tornado.kernels.SelectiveAttention;
@@ -146,7 +147,7 @@ public class LayerGraphBuilder {
         norm(g, step.x(), w.attnNorm(), w.attnNormBias(), step.normed(), t);
         g.gemm(step.normed(), 0, w.qkv(), 0, step.qkv(), 0, t, shape.qkvDim(), hidden, 1f, 0f);
         addBias(g, step.qkv(), w.qkvBias(), t, shape.qkvDim());
-        if (selective(l, s)) route(g, l, t);
+        if (selective(l, s) && !sparseAttention.oracle()) route(g, l, t);
         if (shape.positions() == TransformerShape.Positions.ROTARY) ropeAndWriteKv(g, l, t);
         else writeKv(g, l, t);
         attention(g, l, s);
@@ -168,12 +169,27 @@ public class LayerGraphBuilder {
         return g;
     }
 
-    /** Attention router of layer {@code l}: {@code scores = normed . W^T + b}, then each token's top-k units into {@code selected}. */
+    /**
+     * Attention router of layer {@code l}: {@code scores = normed . W^T + b} (two-layer routers:
+     * {@code ReLU(normed . W1^T + b1) . W^T + b}), then each token's top-k units into {@code selected}.
+     */
     protected void route(TaskGraph g, int l, int t) {
         SparseAttentionBuffers sp = sparseAttention;
         int units = sp.units();
         int k = sp.k()[l];
-        g.gemm(step.normed(), 0, sp.routerWeight().get(l), 0, sp.scores(), 0, t, units, shape.hidden(), 1f, 0f);
+        if (sp.twoLayer(l)) {
+            SparseAttentionBuffers.TwoLayer two = sp.twoLayer();
+            int inner = two.inner()[l];
+            g.gemm(step.normed(), 0, two.weight().get(l), 0, two.pre(), 0, t, inner, shape.hidden(), 1f, 0f);
+            if (two.act().type() == ElementType.F16) {
+                g.parallel(Activations::biasReluHalf, Grid.of(t, inner), two.pre(), two.bias().get(l), as(two.act(), ElementType.F16), i32(t), i32(inner));
+            } else {
+                g.parallel(Activations::biasRelu, Grid.of(t, inner), two.pre(), two.bias().get(l), as(two.act(), ElementType.F32), i32(t), i32(inner));
+            }
+            g.gemm(two.act(), 0, sp.routerWeight().get(l), 0, sp.scores(), 0, t, units, inner, 1f, 0f);
+        } else {
+            g.gemm(step.normed(), 0, sp.routerWeight().get(l), 0, sp.scores(), 0, t, units, shape.hidden(), 1f, 0f);
+        }
         addBias(g, sp.scores(), sp.routerBias().get(l), t, units);
         g.kernel(TopK::small, Grid.groups(t, TopK.smallThreads(units)), sp.scores(), sp.selected(), i32(units), i32(k));
     }
@@ -211,12 +227,40 @@ public class LayerGraphBuilder {
         }
     }
 
+    /**
+     * The oracle in place of the router: dense attention, each token's top-k units by output norm
+     * ({@code TopK.small} over the squared norms), the other units' outputs zeroed.
+     */
+    protected void oracleAttention(TaskGraph g, int l, StepShape s) {
+        denseAttention(g, l, s);
+        SparseAttentionBuffers sp = sparseAttention;
+        int t = s.tokens(), units = sp.units(), k = sp.k()[l];
+        int span = shape.group() * shape.headDim();
+        if (halfAttention()) {
+            g.parallel(OracleHeads::unitSquaresHalf, Grid.of(t, units), as(step.attn(), ElementType.F16), sp.scores(), i32(t), i32(units), i32(span));
+        } else {
+            g.parallel(OracleHeads::unitSquares, Grid.of(t, units), as(step.attn(), ElementType.F32), sp.scores(), i32(t), i32(units), i32(span));
+        }
+        g.kernel(TopK::small, Grid.groups(t, TopK.smallThreads(units)), sp.scores(), sp.selected(), i32(units), i32(k));
+        if (halfAttention()) {
+            g.parallel(OracleHeads::keepSelectedHalf, Grid.of(t, shape.qDim()), as(step.attn(), ElementType.F16), sp.selected(), i32(t), i32(shape.qDim()), i32(span), i32(k));
+        } else {
+            g.parallel(OracleHeads::keepSelected, Grid.of(t, shape.qDim()), as(step.attn(), ElementType.F32), sp.selected(), i32(t), i32(shape.qDim()), i32(span), i32(k));
+        }
+    }
+
     /** Seam for selective attention: dense paged attention of every query head, into {@code step.attn}. */
     protected void attention(TaskGraph g, int l, StepShape s) {
         if (selective(l, s)) {
-            selectiveAttention(g, l, s);
+            if (sparseAttention.oracle()) oracleAttention(g, l, s);
+            else selectiveAttention(g, l, s);
             return;
         }
+        denseAttention(g, l, s);
+    }
+
+    /** Dense paged attention of every query head, into {@code step.attn}. */
+    private void denseAttention(TaskGraph g, int l, StepShape s) {
         int t = s.tokens();
         Split split = Split.of(shape.kvHeads(), t, s.partitions(), partitionSize);
         int p = split.partitions();

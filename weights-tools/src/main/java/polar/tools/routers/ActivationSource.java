@@ -30,6 +30,9 @@ public interface ActivationSource extends AutoCloseable {
      */
     void run(List<int[]> sequences, LayerObserver observer);
 
+    /** The transposed output projection {@code [heads * headDim, hidden]} of {@code layer}, or null where the source cannot give it. */
+    default float[] outputProjection(int layer) { return null; }
+
     @Override
     default void close() {}
 

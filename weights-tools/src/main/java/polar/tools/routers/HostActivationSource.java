@@ -82,6 +82,59 @@ public final class HostActivationSource implements ActivationSource {
 
     @Override
     public void run(List<int[]> sequences, LayerObserver observer) {
+        forward(sequences, observer, null);
+    }
+
+    /**
+     * Which attention units each row keeps in a layer (>= 1): zeroes, in place, the values of the others in
+     * {@code headOutput [rows, heads * headDim]} (before the output projection), as selective attention would.
+     * {@code position[r]} is row r's position in its sequence.
+     */
+    @FunctionalInterface
+    public interface HeadMask {
+        void apply(int layer, int rows, int[] position, float[] normedInput, float[] headOutput);
+    }
+
+    @Override
+    public float[] outputProjection(int layer) { return layers[layer].wo(); }
+
+    private float[] lmHeadT, finalNorm, finalNormBias;
+
+    /**
+     * Teacher-forced negative log-likelihood: the summed {@code -log p(s[p] | s[..p))} over every sequence and
+     * position {@code p >= 1}, and the count of those, as {@code {sum, count}}, with {@code mask} applied to the
+     * attention of every layer >= 1. One causal pass per batch gives what teacher-forced decode gives: a position's
+     * masked outputs feed later layers' keys and values at that position exactly as a decode step's would.
+     */
+    public double[] nll(List<int[]> sequences, HeadMask mask) {
+        if (lmHeadT == null) {
+            lmHeadT = transposed(model.weights().lmHead());
+            finalNorm = floats(model.weights().finalNorm());
+            finalNormBias = floats(model.weights().finalNormBias());
+        }
+        float[] x = forward(sequences, null, mask);
+        int rows = x.length / c.hidden(), vocab = c.vocabSize();
+        float[] normed = new float[x.length], logits = new float[Math.multiplyExact(rows, vocab)];
+        norm(x, finalNorm, finalNormBias, normed, rows);
+        Mat.mul(workers, normed, rows, c.hidden(), lmHeadT, vocab, logits);
+        double sum = 0;
+        long count = 0;
+        int r = 0;
+        for (int[] s : sequences) {
+            for (int p = 0; p < s.length; p++, r++) {
+                if (p + 1 >= s.length) continue;
+                double max = Double.NEGATIVE_INFINITY, z = 0;
+                for (int j = 0; j < vocab; j++) max = Math.max(max, logits[r * vocab + j]);
+                for (int j = 0; j < vocab; j++) z += Math.exp(logits[r * vocab + j] - max);
+                sum -= logits[r * vocab + s[p + 1]] - max - Math.log(z);
+                count++;
+            }
+        }
+        return new double[] {sum, count};
+    }
+
+    /** The residual stream after the last layer, {@code [rows, hidden]}; observer and mask may be null. */
+    private float[] forward(List<int[]> sequences, LayerObserver observer, HeadMask mask) {
         int hidden = c.hidden(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffn();
         int rows = 0;
         for (int[] s : sequences) {
@@ -114,7 +167,8 @@ public final class HostActivationSource implements ActivationSource {
                 rope(k, position, c.kvHeads());
             }
             attention(q, k, v, heads, sequences, start);
-            float[] normedInput = normed.clone(), headOutput = heads.clone();
+            if (mask != null && l >= 1) mask.apply(l, rows, position, normed, heads);
+            float[] normedInput = observer == null ? null : normed.clone(), headOutput = observer == null ? null : heads.clone();
             linear(heads, rows, qDim, w.wo(), w.bo(), hidden, proj);
             for (int e = 0; e < x.length; e++) x[e] += proj[e];
             norm(x, w.mlpNorm(), w.mlpNormBias(), normed, rows);
@@ -122,15 +176,16 @@ public final class HostActivationSource implements ActivationSource {
             float[] activity = null;
             if (gate == null) {
                 for (int e = 0; e < up.length; e++) up[e] = Math.max(0f, up[e]);
-                activity = up.clone();
+                if (observer != null) activity = up.clone();
             } else {
                 linear(normed, rows, hidden, w.gate(), null, ffn, gate);
                 for (int e = 0; e < up.length; e++) up[e] *= gate[e] / (1f + (float) Math.exp(-gate[e])); // SiLU(gate) * up
             }
             linear(up, rows, ffn, w.down(), w.downBias(), hidden, proj);
             for (int e = 0; e < x.length; e++) x[e] += proj[e];
-            observer.layer(l, rows, normedInput, headOutput, activity);
+            if (observer != null) observer.layer(l, rows, normedInput, headOutput, activity);
         }
+        return x;
     }
 
     /** {@code out[rows, outDim] = in[rows, inDim] W^T + bias}, with {@code wT} as {@code [inDim, outDim]}. */

@@ -26,9 +26,20 @@ public final class RouterDataCollector implements LayerObserver, AutoCloseable {
     private final String model, corpus;
     private final FileChannel[][] channels;
     private final long[] rowsPerLayer;
+    /** Per layer the transposed output projection {@code [heads * headDim, hidden]}, or null: no out-norm files. */
+    private final float[][] outputProjections;
 
     /** Starts a data set in {@code dir} (created if needed; an existing data set there is replaced). */
     public RouterDataCollector(Path dir, RouterDataShape shape, String model, String corpus) {
+        this(dir, shape, model, corpus, null);
+    }
+
+    /**
+     * Also records each unit's contribution norm after the output projection, given per layer the transposed
+     * projection {@code [heads * headDim, hidden]} ({@code outputProjections} null: not recorded).
+     */
+    public RouterDataCollector(Path dir, RouterDataShape shape, String model, String corpus, float[][] outputProjections) {
+        this.outputProjections = outputProjections;
         this.dir = dir;
         this.shape = shape;
         this.model = model;
@@ -41,6 +52,7 @@ public final class RouterDataCollector implements LayerObserver, AutoCloseable {
             for (int l = 0; l < shape.layers(); l++) {
                 for (LayerFile f : LayerFile.values()) {
                     if (f == LayerFile.MLP_ACTIVE && !shape.reluMlp()) continue;
+                    if (f == LayerFile.UNIT_OUT_NORMS && outputProjections == null) continue;
                     channels[l][f.ordinal()] = FileChannel.open(f.in(dir, l), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                             StandardOpenOption.TRUNCATE_EXISTING);
                 }
@@ -73,6 +85,12 @@ public final class RouterDataCollector implements LayerObserver, AutoCloseable {
         }
         write(layer, LayerFile.INPUT, input);
         write(layer, LayerFile.UNIT_NORMS, norms.flip());
+        if (outputProjections != null) {
+            float[] squares = HostPerplexity.projectedSquares(headOutput, rows, units, span, outputProjections[layer], hidden);
+            ByteBuffer outNorms = ByteBuffer.allocate(4 * rows * units).order(ByteOrder.LITTLE_ENDIAN);
+            for (float v : squares) outNorms.putFloat((float) Math.sqrt(v));
+            write(layer, LayerFile.UNIT_OUT_NORMS, outNorms.flip());
+        }
         if (shape.reluMlp()) {
             BitRows active = new BitRows(rows, shape.ffn());
             for (int i = 0; i < rows; i++) {
@@ -114,7 +132,7 @@ public final class RouterDataCollector implements LayerObserver, AutoCloseable {
                 throw new IllegalStateException("layer " + l + " recorded " + rowsPerLayer[l] + " rows, layer 0 " + rowsPerLayer[0] + ": the data set is incomplete");
         }
         if (rowsPerLayer[0] > Integer.MAX_VALUE) throw new IllegalStateException("too many rows for one data set: " + rowsPerLayer[0]);
-        Manifest m = new Manifest(shape, (int) rowsPerLayer[0], model, corpus);
+        Manifest m = new Manifest(shape, (int) rowsPerLayer[0], model, corpus, outputProjections != null);
         try {
             Files.writeString(dir.resolve(RouterDataset.MANIFEST), m.toJson());
         } catch (IOException e) {

@@ -21,6 +21,7 @@ import polar.formats.JsonFields;
  * router-data.json          manifest: model shape, row count, where the data came from
  * layer-NN.input.f32        [rows, hidden]   the layer's normed attention input (router input)
  * layer-NN.unit-norms.f32   [rows, units]    L2 norm of each head's (MHA) or KV group's (GQA) attention output
+ * layer-NN.unit-out-norms.f32 [rows, units]  optional: L2 norm of each unit's contribution after the output projection
  * layer-NN.mlp-active.bits  [rows, ffn] bits ReLU(fc1 x + b) > 0 per neuron (ReLU models only; see {@link BitRows})
  * </pre>
  * Floats are little-endian; rows are token positions, in the same order in every file. Attention
@@ -35,7 +36,7 @@ public final class RouterDataset {
 
     /** The per-layer files. */
     public enum LayerFile {
-        INPUT("input.f32"), UNIT_NORMS("unit-norms.f32"), MLP_ACTIVE("mlp-active.bits");
+        INPUT("input.f32"), UNIT_NORMS("unit-norms.f32"), MLP_ACTIVE("mlp-active.bits"), UNIT_OUT_NORMS("unit-out-norms.f32");
 
         public final String suffix;
 
@@ -47,14 +48,17 @@ public final class RouterDataset {
         long rowBytes(RouterDataShape shape) {
             return switch (this) {
                 case INPUT -> 4L * shape.hidden();
-                case UNIT_NORMS -> 4L * shape.units();
+                case UNIT_NORMS, UNIT_OUT_NORMS -> 4L * shape.units();
                 case MLP_ACTIVE -> BitRows.bytesPerRow(shape.ffn());
             };
         }
     }
 
-    /** @param model the model the data came from; {@code corpus} the text it ran over (informational) */
-    public record Manifest(RouterDataShape shape, int rows, String model, String corpus) {
+    /**
+     * @param model        the model the data came from; {@code corpus} the text it ran over (informational)
+     * @param unitOutNorms whether the optional {@link LayerFile#UNIT_OUT_NORMS} files are there
+     */
+    public record Manifest(RouterDataShape shape, int rows, String model, String corpus, boolean unitOutNorms) {
 
         String toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -72,6 +76,7 @@ public final class RouterDataset {
             m.put("attentionUnit", shape.attentionUnit().jsonName);
             m.put("units", shape.units());
             m.put("rows", rows);
+            m.put("unitOutNorms", unitOutNorms);
             return Json.writePretty(m);
         }
 
@@ -83,7 +88,7 @@ public final class RouterDataset {
             RouterDataShape shape = new RouterDataShape(f.intAtLeast("layers", 1), f.intAtLeast("hidden", 1), f.intAtLeast("heads", 1),
                     f.intAtLeast("kvHeads", 1), f.intAtLeast("headDim", 1), f.intAtLeast("ffn", 1), f.bool("reluMlp", false));
             int rows = f.intAtLeast("rows", 0);
-            return new Manifest(shape, rows, f.string("model", ""), f.string("corpus", ""));
+            return new Manifest(shape, rows, f.string("model", ""), f.string("corpus", ""), f.bool("unitOutNorms", false));
         }
     }
 
@@ -93,8 +98,18 @@ public final class RouterDataset {
      * @param input     {@code [rows, hidden]}
      * @param unitNorms {@code [rows, units]}
      * @param mlpActive {@code [rows, ffn]} bits, or null for non-ReLU models
+     * @param unitOutNorms {@code [rows, units]}, or null where the data set has none
      */
-    public record LayerData(int layer, int rows, int hidden, int units, float[] input, float[] unitNorms, BitRows mlpActive) {}
+    public record LayerData(int layer, int rows, int hidden, int units, float[] input, float[] unitNorms, BitRows mlpActive, float[] unitOutNorms) {
+
+        /** The per-unit values whose top-k is the attention label. */
+        public float[] unitScores(UnitLabel label) {
+            if (label == UnitLabel.NORM) return unitNorms;
+            if (unitOutNorms == null) throw new IllegalArgumentException("the data set has no " + LayerFile.UNIT_OUT_NORMS.suffix
+                    + " files (label " + label.flag + "); collect again with --backend host");
+            return unitOutNorms;
+        }
+    }
 
     private final Path dir;
     private final Manifest manifest;
@@ -134,7 +149,10 @@ public final class RouterDataset {
     }
 
     LayerFile[] files() {
-        return manifest.shape().reluMlp() ? LayerFile.values() : new LayerFile[] {LayerFile.INPUT, LayerFile.UNIT_NORMS};
+        java.util.List<LayerFile> files = new java.util.ArrayList<>(java.util.List.of(LayerFile.INPUT, LayerFile.UNIT_NORMS));
+        if (manifest.shape().reluMlp()) files.add(LayerFile.MLP_ACTIVE);
+        if (manifest.unitOutNorms()) files.add(LayerFile.UNIT_OUT_NORMS);
+        return files.toArray(LayerFile[]::new);
     }
 
     public Path dir() { return dir; }
@@ -159,7 +177,8 @@ public final class RouterDataset {
             ByteBuffer b = read(LayerFile.MLP_ACTIVE.in(dir, layer), (long) from * bpr, Math.multiplyExact(n, bpr));
             active = new BitRows(n, s.ffn(), b.array());
         }
-        return new LayerData(layer, n, s.hidden(), s.units(), input, norms, active);
+        float[] outNorms = manifest.unitOutNorms() ? readFloats(LayerFile.UNIT_OUT_NORMS.in(dir, layer), (long) from * s.units(), n * s.units()) : null;
+        return new LayerData(layer, n, s.hidden(), s.units(), input, norms, active, outNorms);
     }
 
     private static float[] readFloats(Path file, long firstFloat, int count) {

@@ -71,7 +71,7 @@ public final class RouterEvaluation {
             double recall = Double.NaN, oracleMass = Double.NaN;
             AttentionRouter a = routers.attention(l);
             if (a != null && !plan.attnDense(l)) {
-                float[] logits = TrainableRouter.Linear.of(a).logits(w, d.input(), d.rows());
+                float[] logits = TrainableRouter.of(a).logits(w, d.input(), d.rows());
                 BitRows truth = Labels.topK(d.unitNorms(), d.rows(), units, k);
                 RouterMetric.Tally t = RouterMetric.TOP_K_RECALL.tally();
                 t.add(logits, truth, 0, d.rows());

@@ -24,12 +24,15 @@ public final class RouterTraining {
      * @param rank        MLP router inner width r
      * @param holdout     fraction of rows (the last ones) held out
      * @param maxRows     use at most this many rows in all (0: all)
+     * @param label       what ranks units for the attention labels
+     * @param attnInner   attention router: 0 linear, else the width of a two-layer router's ReLU layer
      */
     public record Options(int rank, TrainConfig attention, TrainConfig mlp, double holdout, int maxRows,
-                          boolean trainAttention, boolean trainMlp, boolean quiet) {
+                          boolean trainAttention, boolean trainMlp, boolean quiet, UnitLabel label, int attnInner) {
 
         public static Options defaults(RouterDataShape shape) {
-            return new Options(defaultRank(shape.hidden()), TrainConfig.attention(), TrainConfig.mlp(), DEFAULT_HOLDOUT, 0, true, shape.reluMlp(), false);
+            return new Options(defaultRank(shape.hidden()), TrainConfig.attention(), TrainConfig.mlp(), DEFAULT_HOLDOUT, 0, true, shape.reluMlp(), false,
+                    UnitLabel.NORM, 0);
         }
     }
 
@@ -70,12 +73,12 @@ public final class RouterTraining {
             int attnEpochs = 0, mlpEpochs = 0;
             if (opt.trainAttention() && !plan.attnDense(l)) {
                 int k = plan.attnK(l);
-                Split tr = new Split(train.input(), Labels.topK(train.unitNorms(), train.rows(), train.units(), k));
-                Split ho = new Split(held.input(), Labels.topK(held.unitNorms(), held.rows(), held.units(), k));
-                TrainableRouter.Linear router = new TrainableRouter.Linear(shape.hidden(), shape.units(), new Random(opt.attention().seed() + l));
+                Split tr = new Split(train.input(), Labels.topK(train.unitScores(opt.label()), train.rows(), train.units(), k));
+                Split ho = new Split(held.input(), Labels.topK(held.unitScores(opt.label()), held.rows(), held.units(), k));
+                TrainableRouter router = TrainableRouter.attention(shape.hidden(), opt.attnInner(), shape.units(), new Random(opt.attention().seed() + l));
                 var r = RouterTrainer.train(w, router, tr, ho, RouterMetric.TOP_K_RECALL, opt.attention(),
                         progress(opt, String.format("attention router, layer %d (top %d of %d)", l, k, shape.units()), (long) opt.attention().maxEpochs() * train.rows()));
-                attention[l] = router.toRouter();
+                attention[l] = router.toAttentionRouter();
                 attnRecall = r.bestScore();
                 attnEpochs = r.history().size();
             }

@@ -63,6 +63,8 @@ public final class RoutersCommand implements Command {
               train     --data DIR [--out DIR] [--attn-density D] [--rank R] [--only attention|mlp]
                         [--epochs N] [--batch N] [--lr X] [--weight-decay X] [--patience N]
                         [--pos-weight-power P] [--holdout 0.1] [--max-rows N] [--threads T] [--seed S] [--quiet]
+                        [--label norm|out-norm] (rank units by attention-output norm, or by norm after W_o)
+                        [--attn-inner N] (two-layer attention routers, hidden -> N -> units with ReLU; default 0: linear)
                         train routers; writes polar-routers.safetensors and polar-sparsity.json to --out
               calibrate --data DIR [--routers DIR] [--tile 32] [--recall 0.99] [--batch-sizes 1,2,4,...]
                         [--score softplus_sum|relu_sum] [--samples 64] [--dense-above 0.8] [--holdout 0.1]
@@ -71,6 +73,10 @@ public final class RoutersCommand implements Command {
               eval      --data DIR [--routers DIR] [--attn-density D] [--all] [--holdout 0.1] [--max-rows N]
                         [--samples 64] [--format text|json]
                         recall and precision per layer on the held-out rows (--all: every row)
+              perplexity -m MODEL --text FILE [--select router|oracle|oracle-projected|dense] [--routers DIR]
+                        [--attn-density 0.25,0.5,...] [--window 256] [--max-tokens N] [--threads T]
+                        teacher-forced perplexity on the plain-Java forward pass with attention units chosen by
+                        the routers or an oracle (attention only; the engine's `polar eval perplexity` is the reference)
             """;
 
     @Override
@@ -93,6 +99,7 @@ public final class RoutersCommand implements Command {
                 case "train" -> train(a);
                 case "calibrate" -> calibrate(a);
                 case "eval" -> eval(a);
+                case "perplexity" -> perplexity(a);
                 default -> {
                     err.println("polar routers: unknown command '" + sub + "'");
                     err.print(USAGE);
@@ -124,7 +131,11 @@ public final class RoutersCommand implements Command {
             throw new UncheckedIOException("cannot read " + text + ": " + e.getMessage(), e);
         }
         try (ActivationSource source = opener.open(model, backend, window)) {
-            try (RouterDataCollector collector = new RouterDataCollector(data, source.shape(), source.modelName(), text.toString())) {
+            float[][] projections = new float[source.shape().layers()][];
+            for (int l = 0; l < projections.length; l++) projections[l] = source.outputProjection(l);
+            boolean withOutNorms = java.util.Arrays.stream(projections).allMatch(java.util.Objects::nonNull);
+            try (RouterDataCollector collector = new RouterDataCollector(data, source.shape(), source.modelName(), text.toString(),
+                    withOutNorms ? projections : null)) {
                 long n = RouterCollection.collect(source, corpus, window, tokens, collector, new Progress("collect " + data.getFileName(), tokens));
                 out.printf("recorded %d positions x %d layers into %s%n", n, source.shape().layers(), data);
             }
@@ -151,7 +162,8 @@ public final class RoutersCommand implements Command {
         TrainConfig attention = overrides(a, defaults.attention()), mlp = overrides(a, defaults.mlp());
         RouterTraining.Options opt = new RouterTraining.Options(a.integer("--rank", defaults.rank()), attention, mlp,
                 a.number("--holdout", RouterTraining.DEFAULT_HOLDOUT), a.integer("--max-rows", 0),
-                !only.equals("mlp"), shape.reluMlp() && !only.equals("attention"), a.has("--quiet"));
+                !only.equals("mlp"), shape.reluMlp() && !only.equals("attention"), a.has("--quiet"), UnitLabel.of(a.string("--label", UnitLabel.NORM.flag)),
+                a.integer("--attn-inner", 0));
         Path routerFile = dir.resolve(RouterWeights.FILE_NAME), planFile = dir.resolve(SparsityPlan.FILE_NAME);
         // Start from the plan already there (its densities; its MLP table while the MLP routers stay), else the defaults.
         SparsityPlan plan = SparsityPlan.defaults(shape.layers(), shape.attentionUnit(), shape.units());
@@ -241,6 +253,48 @@ public final class RoutersCommand implements Command {
             out.println(row);
         }
         out.println("updated " + planFile);
+    }
+
+    private void perplexity(Args a) {
+        String modelPath = a.required("-m");
+        Path text = Path.of(a.required("--text"));
+        HostPerplexity.Selection selection = HostPerplexity.Selection.of(a.string("--select", "router"));
+        int window = a.integer("--window", 256);
+        int maxTokens = a.integer("--max-tokens", Integer.MAX_VALUE);
+        Path routersDir = a.path("--routers", null);
+        String densities = a.string("--attn-density", "");
+        int threads = threads(a);
+        a.rejectUnknown();
+        polar.model.Model model;
+        String corpus;
+        try {
+            model = polar.model.ModelLoader.load(Path.of(modelPath));
+            corpus = Files.readString(text);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + e.getMessage(), e);
+        }
+        RouterDataShape shape = RouterDataShape.of(model.config());
+        SparsityPlan plan = SparsityPlan.defaults(shape.layers(), shape.attentionUnit(), shape.units());
+        RouterWeights routers = null;
+        if (selection == HostPerplexity.Selection.ROUTER) {
+            if (routersDir == null) throw new IllegalArgumentException("--select router needs --routers DIR");
+            plan = SparsityPlan.load(routersDir.resolve(SparsityPlan.FILE_NAME));
+            routers = RouterWeights.load(routersDir.resolve(RouterWeights.FILE_NAME));
+        }
+        int[] ids = model.tokenizer().encode(corpus, true);
+        if (ids.length > maxTokens) ids = java.util.Arrays.copyOf(ids, maxTokens);
+        List<int[]> windows = HostPerplexity.windows(ids, window);
+        List<Double> list = new java.util.ArrayList<>();
+        if (densities.isEmpty()) list.add(plan.attnDensity(Math.min(1, plan.layers() - 1)));
+        else for (String d : densities.split(",")) list.add(Double.parseDouble(d.strip()));
+        try (HostActivationSource source = new HostActivationSource(model, 8, window, new Workers(threads))) {
+            for (double d : list) {
+                SparsityPlan p = plan.withAttentionDensity(d);
+                double ppl = HostPerplexity.perplexity(source, windows, 8, selection, p, routers);
+                out.printf("%s density %.4f (k=%d of %d): perplexity %.4f over %d windows of up to %d%n", selection.flag, d, p.attnK(1), p.units(),
+                        ppl, windows.size(), window);
+            }
+        }
     }
 
     private void eval(Args a) {

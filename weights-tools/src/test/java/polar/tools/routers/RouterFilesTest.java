@@ -41,6 +41,28 @@ class RouterFilesTest {
         return new RouterWeights(a, m);
     }
 
+    /** Two-layer attention routers ({@code attn_router.inner.*}) round-trip too and compute the same logits; a lone inner tensor is an error naming it. */
+    @Test
+    void twoLayerAttentionRoutersRoundTrip(@TempDir Path dir) throws Exception {
+        Random rnd = new Random(4);
+        int inner = 12;
+        AttentionRouter two = new AttentionRouter(UNITS, HIDDEN, Synthetic.gaussian(rnd, UNITS * inner), Synthetic.gaussian(rnd, UNITS), inner,
+                Synthetic.gaussian(rnd, inner * HIDDEN), Synthetic.gaussian(rnd, inner));
+        RouterWeights original = new RouterWeights(new AttentionRouter[] {null, two}, new MlpRouter[2]);
+        Path file = dir.resolve(RouterWeights.FILE_NAME);
+        RouterFiles.save(original, file);
+        AttentionRouter back = RouterWeights.load(file).attention(1);
+        assertEquals(inner, back.inner());
+        assertEquals(HIDDEN, back.hidden());
+        float[] x = Synthetic.gaussian(rnd, 3 * HIDDEN);
+        assertArrayEquals(two.logits(x, 3), back.logits(x, 3));
+
+        Path lone = dir.resolve("lone.safetensors");
+        Safetensors.write(lone, List.of(Tensor.f32(RouterTensor.ATTN_INNER_WEIGHT.name(1), new float[inner * HIDDEN], inner, HIDDEN)), Map.of());
+        Exception e = assertThrows(RuntimeException.class, () -> RouterWeights.load(lone));
+        assertTrue(e.getMessage().contains(RouterTensor.ATTN_WEIGHT.name(1)) && e.getMessage().contains("lone.safetensors"), e.getMessage());
+    }
+
     @Test
     void routersRoundTripBitForBit(@TempDir Path dir) {
         RouterWeights original = routers(1);

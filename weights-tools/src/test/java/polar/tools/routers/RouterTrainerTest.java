@@ -80,7 +80,8 @@ class RouterTrainerTest {
         float[] y = new float[rows * out];
         for (int i = 0; i < y.length; i++) y[i] = rnd.nextBoolean() ? 1 : 0;
         float[] posWeight = {1f, 2f, 0.5f, 3f};
-        for (TrainableRouter r : new TrainableRouter[] {new TrainableRouter.Linear(in, out, rnd), new TrainableRouter.LowRank(in, rank, out, rnd)}) {
+        for (TrainableRouter r : new TrainableRouter[] {new TrainableRouter.Linear(in, out, rnd), new TrainableRouter.LowRank(in, rank, out, rnd),
+                new TrainableRouter.TwoLayer(in, 6, out, rnd)}) {
             float[][] params = r.params();
             float[][] grads = new float[params.length][];
             for (int i = 0; i < params.length; i++) grads[i] = new float[params[i].length];
@@ -104,6 +105,35 @@ class RouterTrainerTest {
                 }
             }
         }
+    }
+
+    /** A two-layer router learns a rule a linear one cannot (units ranked by |w . x|), and its stored form computes the same logits. */
+    @Test
+    void twoLayerAttentionRouterLearnsANonLinearRule() {
+        Random rnd = new Random(13);
+        int rows = 6000, hidden = 24, units = 6, k = 3;
+        float[] x = Synthetic.gaussian(rnd, rows * hidden);
+        float[] w = Synthetic.gaussian(rnd, units * hidden);
+        float[] norms = new float[rows * units];
+        for (int i = 0; i < rows; i++) {
+            for (int u = 0; u < units; u++) {
+                double d = 0;
+                for (int j = 0; j < hidden; j++) d += x[i * hidden + j] * w[u * hidden + j];
+                norms[i * units + u] = (float) Math.abs(d);
+            }
+        }
+        BitRows labels = Labels.topK(norms, rows, units, k);
+        Split train = split(x, labels, 0, 5000, hidden), held = split(x, labels, 5000, rows, hidden);
+        TrainConfig cfg = TrainConfig.attention().with(20, 64, 3e-3f, 0.01f, 4, 1.0, 1);
+        TrainableRouter.Linear linear = new TrainableRouter.Linear(hidden, units, new Random(3));
+        double linearRecall = RouterTrainer.train(WORKERS, linear, train, held, RouterMetric.TOP_K_RECALL, cfg, Progress.silent("linear", 1)).bestScore();
+        TrainableRouter.TwoLayer two = new TrainableRouter.TwoLayer(hidden, 64, units, new Random(3));
+        double twoRecall = RouterTrainer.train(WORKERS, two, train, held, RouterMetric.TOP_K_RECALL, cfg, Progress.silent("two-layer", 1)).bestScore();
+        assertTrue(linearRecall < 0.65, "|w . x| is symmetric in x: a linear router stays near chance (0.5): " + linearRecall);
+        assertTrue(twoRecall > 0.8, "two-layer recall " + twoRecall);
+        float[] viaTraining = two.logits(WORKERS, held.x(), 5);
+        float[] viaStored = two.toRouter().logits(held.x(), 5);
+        for (int i = 0; i < viaStored.length; i++) assertEquals(viaStored[i], viaTraining[i], 1e-4);
     }
 
     @Test
