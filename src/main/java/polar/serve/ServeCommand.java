@@ -6,9 +6,10 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import polar.cli.Command;
 import polar.cli.UsageException;
+import polar.engine.parallel.TensorParallel;
 
 /**
- * {@code polar serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--backend jvm|opencl|cuda]
+ * {@code polar serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--backend jvm|opencl|cuda] [--tensor-parallel N]
  * [--sparsity dense|polar] [--max-batch N] [--context N] [--kv-blocks N] [--queue N] [--prefill-chunk N] [--shutdown-grace SECONDS]}.
  * Serves until SIGINT/SIGTERM, then shuts down gracefully.
  *
@@ -21,7 +22,13 @@ public final class ServeCommand implements Command {
      * What the loader needs to open the model. {@code model} null means the embedded model, {@code backend} null
      * auto-detection; {@code maxBatch}, {@code context} and {@code kvBlocks} 0 let the loader choose.
      */
-    public record ModelOptions(String model, String backend, int device, String sparsity, int maxBatch, int context, int kvBlocks) {}
+    public record ModelOptions(String model, String backend, int device, String sparsity, int maxBatch, int context, int kvBlocks,
+                               int tensorParallel) {
+        /** One rank. */
+        public ModelOptions(String model, String backend, int device, String sparsity, int maxBatch, int context, int kvBlocks) {
+            this(model, backend, device, sparsity, maxBatch, context, kvBlocks, 1);
+        }
+    }
 
     /** Opens a model for serving (the engine's adapter to {@link BatchModel}). */
     @FunctionalInterface
@@ -37,6 +44,7 @@ public final class ServeCommand implements Command {
               --api-key KEY           require 'Authorization: Bearer KEY' on /v1/ routes
               --backend NAME          jvm, opencl, cuda or auto (default auto)
               --device N              device index of the backend (default 0)
+              --tensor-parallel N     split the model over N ranks: 1, 2, 4 or 8 (cuda: N devices from --device, NCCL; default 1)
               --sparsity MODE         dense or polar (default dense)
               --max-batch N           most sequences decoded together (default 32)
               --context N             positions per sequence (default: the model's)
@@ -92,7 +100,7 @@ public final class ServeCommand implements Command {
 
     /** Loads the model and starts serving it. */
     Server start(Options o) throws IOException {
-        BatchModel model = loader.load(new ModelOptions(o.model, o.backend, o.device, o.sparsity, o.maxBatch, o.context, o.kvBlocks));
+        BatchModel model = loader.load(new ModelOptions(o.model, o.backend, o.device, o.sparsity, o.maxBatch, o.context, o.kvBlocks, o.tensorParallel));
         Scheduler scheduler = new Scheduler(model, new Scheduler.Config(o.queue, o.prefillChunk));
         Server server;
         try {
@@ -114,7 +122,7 @@ public final class ServeCommand implements Command {
     static final class Options {
         String model, backend, sparsity = "dense", apiKey;
         String host = Server.Config.DEFAULT_HOST;
-        int port = Server.Config.DEFAULT_PORT, device, maxBatch, context, kvBlocks, queue = Scheduler.Config.defaults().queueCapacity(),
+        int port = Server.Config.DEFAULT_PORT, device, tensorParallel = 1, maxBatch, context, kvBlocks, queue = Scheduler.Config.defaults().queueCapacity(),
                 prefillChunk = Scheduler.Config.defaults().prefillTokensPerStep(), maxBody = Server.Config.DEFAULT_MAX_BODY;
         Duration grace = Duration.ofSeconds(30);
 
@@ -133,6 +141,7 @@ public final class ServeCommand implements Command {
                     case "--api-key" -> o.apiKey = v;
                     case "--backend" -> o.backend = v;
                     case "--device" -> o.device = intIn(flag, v, 0, Integer.MAX_VALUE);
+                    case "--tensor-parallel" -> o.tensorParallel = oneOf(flag, v, TensorParallel.DEGREES);
                     case "--sparsity" -> o.sparsity = v;
                     case "--max-batch" -> o.maxBatch = intIn(flag, v, 1, Integer.MAX_VALUE);
                     case "--context" -> o.context = intIn(flag, v, 1, Integer.MAX_VALUE);
@@ -148,6 +157,12 @@ public final class ServeCommand implements Command {
                 throw new UsageException("--sparsity must be dense or polar, got " + o.sparsity);
             if (o.apiKey != null && o.apiKey.isBlank()) throw new UsageException("--api-key is empty");
             return o;
+        }
+
+        private static int oneOf(String flag, String value, java.util.List<Integer> allowed) {
+            int n = intIn(flag, value, 1, Integer.MAX_VALUE);
+            if (!allowed.contains(n)) throw new UsageException(flag + " must be one of " + allowed + ", got " + n);
+            return n;
         }
 
         private static int intIn(String flag, String value, int min, int max) {

@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.IntFunction;
+import polar.engine.BatchEngine;
 import polar.engine.Engine;
 import polar.engine.EngineOptions;
 import polar.engine.KvCache;
@@ -29,7 +30,7 @@ import polar.tornado.runtime.Backend;
  * <p>A step that fails on any rank aborts the group (the others would wait in their next
  * all-reduce forever) and leaves this engine failed: later calls throw.
  */
-public final class TensorParallelEngine implements AutoCloseable {
+public final class TensorParallelEngine implements BatchEngine {
     private final ModelConfig config;
     private final List<Engine> engines;
     private final List<Communicator> communicators;
@@ -77,6 +78,7 @@ public final class TensorParallelEngine implements AutoCloseable {
     }
 
     /** The whole model's config. */
+    @Override
     public ModelConfig config() { return config; }
 
     public int ranks() { return engines.size(); }
@@ -84,17 +86,21 @@ public final class TensorParallelEngine implements AutoCloseable {
     /** Rank {@code r}'s engine (its config is the rank's share of the model). */
     public Engine engine(int rank) { return engines.get(rank); }
 
+    @Override
     public int maxContext() { return engines.getFirst().maxContext(); }
 
+    @Override
     public int maxSequences() { return engines.getFirst().maxSequences(); }
 
     /** Rank 0's KV cache; every rank's holds the same blocks and rows (of its own KV heads). */
+    @Override
     public KvCache cache() { return engines.getFirst().cache(); }
 
     /**
      * A new empty sequence, holding a KV cache row on every rank until {@link #release}d. The
      * handle is rank 0's sequence; the other ranks' twins are kept here.
      */
+    @Override
     public Sequence newSequence() {
         checkUsable();
         List<Sequence> parts = new ArrayList<>(engines.size());
@@ -109,6 +115,7 @@ public final class TensorParallelEngine implements AutoCloseable {
     }
 
     /** Frees the sequence's KV cache blocks and row on every rank. */
+    @Override
     public void release(Sequence s) {
         List<Sequence> parts = twins.remove(s);
         if (parts == null) {
@@ -119,18 +126,21 @@ public final class TensorParallelEngine implements AutoCloseable {
     }
 
     /** {@link Engine#prefill} on every rank; the logits after each prompt. */
+    @Override
     public float[][] prefill(List<Sequence> sequences, List<int[]> prompts) {
         List<List<Sequence>> perRank = twinsOf(sequences);
         return onEveryRank(r -> engines.get(r).prefill(perRank.get(r), prompts));
     }
 
     /** {@link Engine#decode} on every rank; the logits after each token. */
+    @Override
     public float[][] decode(List<Sequence> sequences, int[] tokens) {
         List<List<Sequence>> perRank = twinsOf(sequences);
         return onEveryRank(r -> engines.get(r).decode(perRank.get(r), tokens));
     }
 
     /** {@link Engine#step} on every rank. */
+    @Override
     public float[][] step(List<Sequence> sequences, List<int[]> tokens) {
         List<List<Sequence>> perRank = twinsOf(sequences);
         return onEveryRank(r -> engines.get(r).step(perRank.get(r), tokens));
@@ -147,6 +157,12 @@ public final class TensorParallelEngine implements AutoCloseable {
             for (int r = 0; r < parts.size(); r++) result.get(r).add(parts.get(r));
         }
         return result;
+    }
+
+    /** The longest time any rank has spent building and compiling graphs (the ranks compile at once). */
+    @Override
+    public long compileNanos() {
+        return engines.stream().mapToLong(Engine::compileNanos).max().orElse(0);
     }
 
     /** Runs {@code work} for every rank on the rank's thread; rank 0's result. */
