@@ -12,7 +12,6 @@ import polar.model.ModelConfig;
 import polar.runtime.Backends;
 import polar.runtime.cuda.CudaBackend;
 import polar.runtime.nccl.Nccl;
-import polar.tornado.layers.LayerGraphBuilder;
 import polar.tornado.runtime.Backend;
 
 /**
@@ -52,7 +51,7 @@ public final class TensorParallel {
                     ? NcclCommunicator.group(backends.stream().map(b -> (CudaBackend) b).toList())
                     : LocalCommunicator.group(ranks);
             opened.addAll(0, group); // closed before the backends
-            TensorParallelEngine engine = new TensorParallelEngine(backends, group, model, options, LayerGraphBuilder::new);
+            TensorParallelEngine engine = new TensorParallelEngine(backends, group, model, options);
             String where = cuda ? ranks + " CUDA devices " + device + ".." + (device + ranks - 1) + " (NCCL; " + first + ", ...)"
                     : ranks + " simulated ranks on " + first;
             return new Owning(engine, "tensor-parallel over " + where, opened);

@@ -14,6 +14,7 @@ import polar.engine.Engine;
 import polar.engine.EngineOptions;
 import polar.engine.KvCache;
 import polar.engine.Sequence;
+import polar.engine.sparsity.PolarSparsity;
 import polar.model.Model;
 import polar.model.ModelConfig;
 import polar.tornado.layers.LayerGraphBuilder;
@@ -37,27 +38,49 @@ public final class TensorParallelEngine implements BatchEngine {
     private final ExecutorService threads;
     /** Each live sequence (rank 0's) with its twins on every rank, in rank order. */
     private final Map<Sequence, List<Sequence>> twins = new IdentityHashMap<>();
+    /** Each rank's Polar Sparsity buffers (none when dense), freed after the engines. */
+    private final List<RankSparsity> rankSparsity = new ArrayList<>();
     private volatile Throwable failure;
     private boolean closed;
 
     /** Over {@code backends.size()} devices (rank {@code r} on {@code backends.get(r)}), ranks in this JVM. */
     public static TensorParallelEngine local(List<Backend> backends, Model model, EngineOptions options) {
-        return new TensorParallelEngine(backends, LocalCommunicator.group(backends.size()), model, options, LayerGraphBuilder::new);
+        return new TensorParallelEngine(backends, LocalCommunicator.group(backends.size()), model, options);
     }
 
     /**
+     * Dense, or with Polar Sparsity where {@code options} has it: each decode token's attention units
+     * are chosen over the whole model on every rank (the same choice everywhere), each rank attends
+     * over the chosen units that are its own, and each rank's MLP keeps its share of k over its own
+     * neurons ({@link RankSparsity}).
+     *
      * @param backends       rank {@code r}'s device; stays open when this engine closes
      * @param communicators  rank {@code r}'s end of the group ({@code communicators.get(r).rank() == r})
-     * @param builders       the layer builder each rank's graphs are made from (the dense one, or a sparse one)
+     */
+    public TensorParallelEngine(List<Backend> backends, List<Communicator> communicators, Model model, EngineOptions options) {
+        this(backends, communicators, model, options, null, true);
+    }
+
+    /**
+     * With the layer builder each rank's graphs are made from (dense options only: with Polar
+     * Sparsity the ranks use builders of their own).
      */
     public TensorParallelEngine(List<Backend> backends, List<Communicator> communicators, Model model, EngineOptions options,
                                 Engine.BuilderFactory builders) {
+        this(backends, communicators, model, options, builders, false);
+    }
+
+    private TensorParallelEngine(List<Backend> backends, List<Communicator> communicators, Model model, EngineOptions options,
+                                 Engine.BuilderFactory builders, boolean ownBuilders) {
         int n = backends.size();
         if (communicators.size() != n) throw new IllegalArgumentException(n + " backends but " + communicators.size() + " communicators");
         for (int r = 0; r < n; r++) {
             Communicator c = communicators.get(r);
             if (c.rank() != r || c.size() != n) throw new IllegalArgumentException("communicator " + r + " is rank " + c.rank() + " of " + c.size() + ", expected rank " + r + " of " + n);
         }
+        if (!ownBuilders && options.sparsity() != null) throw new IllegalArgumentException("Polar Sparsity over ranks uses the ranks' own layer builders; give no builder factory");
+        PolarSparsity sparsity = options.sparsity();
+        if (sparsity != null) sparsity.checkFits(model.config(), "sparsity");
         this.config = model.config();
         this.communicators = List.copyOf(communicators);
         List<Model> shards = Sharding.split(model, n);
@@ -65,12 +88,25 @@ public final class TensorParallelEngine implements BatchEngine {
         try {
             for (int r = 0; r < n; r++) {
                 RankBackend rank = new RankBackend(backends.get(r), communicators.get(r));
-                made.add(new Engine(rank, shards.get(r), options, (shape, precision, weights, kv, step, partitionSize) ->
-                        new TensorParallelLayerBuilder(builders.create(shape, precision, weights, kv, step, partitionSize), rank,
-                                shape, precision, weights, kv, step, partitionSize)));
+                Model shard = shards.get(r);
+                int index = r;
+                // The ranks' engines run dense as far as they know; the sparse buffers are the rank builders'.
+                made.add(new Engine(rank, shard, options.withSparsity(null), (shape, precision, weights, kv, step, partitionSize) -> {
+                    LayerGraphBuilder inner;
+                    if (sparsity != null) {
+                        RankSparsity buffers = new RankSparsity(rank, precision, sparsity, shard, shape, index, n, step.maxTokens(), options.maxSequences());
+                        rankSparsity.add(buffers);
+                        inner = new RankSparseBuilder(shape, precision, weights, kv, step, partitionSize, buffers);
+                    } else {
+                        Engine.BuilderFactory factory = builders != null ? builders : LayerGraphBuilder::new;
+                        inner = factory.create(shape, precision, weights, kv, step, partitionSize);
+                    }
+                    return new TensorParallelLayerBuilder(inner, rank, shape, precision, weights, kv, step, partitionSize);
+                }));
             }
         } catch (RuntimeException | Error e) {
             made.forEach(Engine::close);
+            rankSparsity.forEach(RankSparsity::close);
             throw e;
         }
         this.engines = List.copyOf(made);
@@ -215,12 +251,15 @@ public final class TensorParallelEngine implements BatchEngine {
         closed = true;
         threads.shutdownNow();
         RuntimeException problem = null;
-        for (Engine e : engines) {
+        List<AutoCloseable> parts = new ArrayList<>(engines);
+        parts.addAll(rankSparsity);
+        for (AutoCloseable part : parts) {
             try {
-                e.close();
-            } catch (RuntimeException ex) {
-                if (problem == null) problem = ex;
-                else problem.addSuppressed(ex);
+                part.close();
+            } catch (Exception ex) {
+                RuntimeException re = ex instanceof RuntimeException r ? r : new IllegalStateException(ex);
+                if (problem == null) problem = re;
+                else problem.addSuppressed(re);
             }
         }
         if (problem != null) throw problem;
