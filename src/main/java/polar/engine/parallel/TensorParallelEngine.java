@@ -119,6 +119,11 @@ public final class TensorParallelEngine implements BatchEngine {
 
     public int ranks() { return engines.size(); }
 
+    /** Rank {@code r}'s Polar Sparsity buffers, or null when dense (tests look at the selections). */
+    RankSparsity sparsity(int rank) {
+        return rankSparsity.isEmpty() ? null : rankSparsity.get(rank);
+    }
+
     /** Rank {@code r}'s engine (its config is the rank's share of the model). */
     public Engine engine(int rank) { return engines.get(rank); }
 
