@@ -12,6 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import polar.engine.Golden;
 import polar.engine.BatchEngine;
 import polar.engine.Engine;
 import polar.engine.EngineOptions;
@@ -78,7 +79,7 @@ class TensorParallelSparsityTest {
     }
 
     static List<int[]> prompts(String name) throws Exception {
-        return GoldenCase.load(name).stream().map(GoldenCase::promptIds).toList();
+        return Golden.load(name).stream().map(Golden::promptIds).toList();
     }
 
     /** Same greedy tokens at every step; logits within {@code tolerance} relative (norm over the vocabulary). */
@@ -87,7 +88,7 @@ class TensorParallelSparsityTest {
         for (int s = 0; s <= STEPS; s++) {
             for (int q = 0; q < expected[s].length; q++) {
                 assertEquals(TensorParallelEngineTest.argmax(expected[s][q]), TensorParallelEngineTest.argmax(actual[s][q]), what + ": token of step " + s + ", sequence " + q);
-                worst = Math.max(worst, GoldenCase.relativeError(actual[s][q], expected[s][q]));
+                worst = Math.max(worst, ShardedReferenceTest.relative(actual[s][q], expected[s][q]));
             }
         }
         System.out.printf("%s: worst relative logits difference %.2e%n", what, worst);
