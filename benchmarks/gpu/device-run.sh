@@ -17,38 +17,15 @@
 # STEP_TIMEOUT (seconds, default 300) bounds each test or main step.
 set -u
 ROOT=$(pwd)
-CARRY="$ROOT/.carry"
 OUT="${OUT:-$ROOT/out}"
 mkdir -p "$OUT"
 LOG="$OUT/device-run.log"
 SUMMARY=$(mktemp)
 exec > >(tee -a "$LOG") 2>&1
 
-JAVA_DIR=/tmp/polar-jre
-if [ ! -x "$JAVA_DIR/bin/java" ]; then
-  mkdir -p "$JAVA_DIR"
-  tar -xJf "$CARRY/jre.tar.xz" -C "$JAVA_DIR" --strip-components=1 || { echo "cannot unpack $CARRY/jre.tar.xz"; exit 99; }
-fi
-JAVA="$JAVA_DIR/bin/java"
-
-# NVRTC and cuBLAS: the loader's path first; else the toolkit's folders; else wherever they are (pip wheels).
-if ! ldconfig -p | grep -q 'libnvrtc.so.1[23]' || ! ldconfig -p | grep -q 'libcublas.so.1[23]'; then
-  extra=""
-  for lib in libnvrtc.so.13 libnvrtc.so.12 libcublas.so.13 libcublas.so.12 libcublasLt.so.13 libcublasLt.so.12; do
-    found=$(find /usr/local/cuda*/ /usr/lib /opt -name "$lib" 2>/dev/null | head -n 1)
-    [ -n "$found" ] && extra="$extra:$(dirname "$found")"
-  done
-  export LD_LIBRARY_PATH="${extra#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  export POLAR_CUDA_LIBS="${extra#:}"
-fi
-
-CP=$(printf '%s:' "$CARRY"/lib/*.jar); CP=${CP%:}  # explicit jars: JUnit's --class-path does not expand lib/*
+# JAVA, CP, JVM_ARGS; NVRTC and cuBLAS on the library path.
+source "$(dirname "${BASH_SOURCE[0]}")/java-env.sh"
 STEP_TIMEOUT=${STEP_TIMEOUT:-300}  # seconds per test or main step
-# A JVM crash report lands in $OUT (it comes back with the call).
-JVM_ARGS=(--enable-native-access=ALL-UNNAMED -Xss4m -Xmx24g -Dpolar.shared="$ROOT/shared" -XX:ErrorFile="$OUT/hs_err_%p.log")
-# Extra JVM options, e.g. POLAR_JVM_ARGS="-Dpolar.backends=cuda,opencl"
-read -r -a EXTRA_JVM_ARGS <<< "${POLAR_JVM_ARGS:-}"
-JVM_ARGS+=("${EXTRA_JVM_ARGS[@]}")
 failures=0
 
 record() { # step status seconds note

@@ -64,10 +64,15 @@ def read_plan(path):
             words = line.split("#", 1)[0].split()
             if not words:
                 continue
-            if words[-1] == "breakdown":
-                words = words[:-1]
+            while len(words) > 3:  # trailing options, in either order (polar.bench.DecodePlan)
+                if words[-1] == "breakdown":
+                    words = words[:-1]
+                elif len(words) >= 5 and words[-2] == "target":
+                    words = words[:-2]
+                else:
+                    break
             if len(words) not in (3, 5) or words[0] not in SHAPES:
-                sys.exit(f"{path}:{number}: expected 'model batch context [heads mlp] [breakdown]' with a known model, got {line.strip()!r}")
+                sys.exit(f"{path}:{number}: expected 'model batch context [heads mlp] [breakdown] [target R]' with a known model, got {line.strip()!r}")
             shape = (words[0], int(words[1]), int(words[2]))
             if shape not in shapes:
                 shapes.append(shape)
@@ -273,7 +278,7 @@ def run_row(m, model_name, batch, context, timer, copy_gbps, args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--plan", help="plan file (model batch context [heads mlp] [breakdown] per line)")
+    p.add_argument("--plan", help="plan file (model batch context [heads mlp] [breakdown] [target R] per line)")
     p.add_argument("--model", choices=sorted(SHAPES))
     p.add_argument("--batches", default="1")
     p.add_argument("--contexts", default="1024")

@@ -18,7 +18,7 @@ import polar.model.Tokenizer;
  *       Before each call the scheduler makes sure {@link #freeBlocks()} covers the blocks the call needs.</li>
  *   <li>At most {@link #maxBatch()} sequences are open at once, so at most that many take part in a call.</li>
  *   <li>A sequence never holds more than {@link #contextLength()} positions.</li>
- *   <li>Returned logits arrays may be reused by the implementation: they are valid until the next
+ *   <li>Returned logits rows may be reused by the implementation: they are valid until the next
  *       {@link #prefill} or {@link #decode}.</li>
  * </ul>
  */
@@ -62,16 +62,16 @@ public interface BatchModel extends AutoCloseable {
      * all chunks in one batched call. Chunks name distinct sequences and hold at most {@link #maxPrefillTokens()}
      * tokens together.
      *
-     * @return logits at the last position of every chunk with {@code wantLogits}, in chunk order,
-     *         as rows of {@link #vocabSize()} floats ({@code rows * vocabSize()} values)
+     * @return logits at the last position of every chunk with {@code wantLogits}, in chunk order: one row of
+     *         {@link #vocabSize()} floats each
      */
-    float[] prefill(List<PrefillChunk> chunks);
+    float[][] prefill(List<PrefillChunk> chunks);
 
     /**
      * Appends {@code tokens[i]} to sequence {@code seqs[i]} (one position each, distinct sequences) and returns the
      * logits at that position: {@code seqs.length} rows of {@link #vocabSize()} floats.
      */
-    float[] decode(int[] seqs, int[] tokens);
+    float[][] decode(int[] seqs, int[] tokens);
 
     /** Ends a sequence and frees its blocks at once. */
     void close(int seq);

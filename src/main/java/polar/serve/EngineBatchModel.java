@@ -14,18 +14,23 @@ import polar.engine.Engine;
 import polar.engine.EngineOptions;
 import polar.engine.Sequence;
 import polar.engine.parallel.TensorParallel;
+import polar.engine.sparsity.PolarSparsity;
+import polar.engine.sparsity.SyntheticRouters;
+import polar.formats.DType;
 import polar.formats.Gguf;
 import polar.formats.Json;
 import polar.formats.JsonFields;
 import polar.model.Model;
+import polar.model.ModelConfig;
 import polar.model.ModelLoader;
+import polar.model.SyntheticModel;
 import polar.model.Tokenizer;
 import polar.runtime.Backends;
 import polar.tornado.runtime.Backend;
 
 /**
  * The engine ({@link Engine}, or a tensor-parallel one) as a {@link BatchModel}: a sequence id is the engine sequence's block-table row; prefill chunks
- * and decode batches each run as one engine step; logits rows are copied into one reused array.
+ * and decode batches each run as one engine step, whose logits rows are handed on as they are.
  */
 public final class EngineBatchModel implements BatchModel {
     /** Null where the engine owns its devices ({@link TensorParallel#open}). */
@@ -35,7 +40,6 @@ public final class EngineBatchModel implements BatchModel {
     private final Tokenizer tokenizer;
     private final int maxPrefillTokens;
     private final Map<Integer, Sequence> open = new HashMap<>();
-    private float[] logits = new float[0];
 
     /** Runs {@code model} on {@code backend}; closing this closes the engine and the backend. */
     public EngineBatchModel(Backend backend, Model model, EngineOptions options, String id, String chatTemplate) {
@@ -56,21 +60,50 @@ public final class EngineBatchModel implements BatchModel {
         this.maxPrefillTokens = Math.max(options.maxStepTokens(), options.maxSequences()); // as the engine sizes its steps
     }
 
-    /** The loader of {@code polar serve}: the model file or folder, the backend and tensor-parallel ranks, the engine's capacity. */
+    /**
+     * The loader of {@code polar serve}: the model file or folder (or {@code synthetic:SHAPE}: random float16 weights
+     * of that shape speaking the tokenizer model's vocabulary), the sparsity, the backend and tensor-parallel ranks, the engine's capacity.
+     */
     public static EngineBatchModel load(ServeCommand.ModelOptions o) throws IOException {
-        if (!o.sparsity().equals("dense")) throw new UnsupportedOperationException("--sparsity " + o.sparsity() + " is not available yet; use --sparsity dense");
-        Path path = o.model() != null ? Path.of(o.model()) : EmbeddedModel.path();
+        boolean synthetic = o.model() != null && SyntheticModel.isName(o.model());
+        // A synthetic model's files (tokenizer, chat template) are those of the model whose tokenizer it speaks.
+        Path path = o.model() == null ? EmbeddedModel.path() : synthetic ? (o.tokenizer() != null ? Path.of(o.tokenizer()) : EmbeddedModel.path())
+                : Path.of(o.model());
         Model model = ModelLoader.load(path);
-        EngineOptions options = EngineOptions.defaults().withMaxSequences(o.maxBatch() > 0 ? o.maxBatch() : DEFAULT_MAX_BATCH);
+        if (synthetic) model = SyntheticModel.speaking(SyntheticModel.shape(o.model()), model, DType.F16, SYNTHETIC_SEED);
+        EngineOptions options = EngineOptions.defaults().withMaxSequences(o.maxBatch() > 0 ? o.maxBatch() : DEFAULT_MAX_BATCH)
+                .withSparsity(sparsity(o, synthetic, path, model.config()));
         if (o.context() > 0) options = options.withMaxContext(o.context());
         if (o.kvBlocks() > 0) options = options.withKvBlocks(o.kvBlocks() + 1); // the engine's scratch block comes on top
         BatchEngine engine = TensorParallel.open(o.backend() != null ? o.backend() : Backends.AUTO, o.device(), o.tensorParallel(), model, options);
         try {
-            return new EngineBatchModel(engine, model, options, modelName(path), chatTemplate(path));
+            return new EngineBatchModel(engine, model, options, synthetic ? o.model() : modelName(path), chatTemplate(path));
         } catch (IOException | RuntimeException e) {
             engine.close();
             throw e;
         }
+    }
+
+    /** Seed of a synthetic model's weights and routers: the same every time, so runs compare. */
+    static final long SYNTHETIC_SEED = 20251125L;
+
+    /** Null for dense; else the plan and routers of {@code --routers} (default: the model's folder; random ones for a synthetic model). */
+    private static PolarSparsity sparsity(ServeCommand.ModelOptions o, boolean synthetic, Path model, ModelConfig config) {
+        if (o.sparsity().equals("dense")) return null;
+        PolarSparsity s;
+        String source;
+        if (synthetic && o.routers() == null) {
+            s = SyntheticRouters.create(config, SYNTHETIC_SEED);
+            source = "synthetic routers";
+        } else {
+            Path dir = o.routers() != null ? Path.of(o.routers()) : Files.isDirectory(model) ? model : model.toAbsolutePath().getParent();
+            s = PolarSparsity.load(dir);
+            source = dir.toString();
+        }
+        if (o.attnDensity() > 0) s = s.withAttentionDensity(o.attnDensity());
+        if (o.mlp().equals("dense")) s = s.withoutMlp();
+        s.checkFits(config, source);
+        return s;
     }
 
     /** Sequences decoded together when {@code --max-batch} is not given. */
@@ -124,7 +157,7 @@ public final class EngineBatchModel implements BatchModel {
     }
 
     @Override
-    public float[] prefill(List<PrefillChunk> chunks) {
+    public float[][] prefill(List<PrefillChunk> chunks) {
         List<Sequence> seqs = new ArrayList<>(chunks.size());
         List<int[]> tokens = new ArrayList<>(chunks.size());
         for (PrefillChunk c : chunks) {
@@ -134,14 +167,14 @@ public final class EngineBatchModel implements BatchModel {
         float[][] rows = engine.step(seqs, tokens);
         List<float[]> wanted = new ArrayList<>();
         for (int i = 0; i < rows.length; i++) if (chunks.get(i).wantLogits()) wanted.add(rows[i]);
-        return flatten(wanted);
+        return wanted.toArray(float[][]::new);
     }
 
     @Override
-    public float[] decode(int[] seqs, int[] tokens) {
+    public float[][] decode(int[] seqs, int[] tokens) {
         List<Sequence> batch = new ArrayList<>(seqs.length);
         for (int s : seqs) batch.add(sequence(s));
-        return flatten(List.of(engine.decode(batch, tokens)));
+        return engine.decode(batch, tokens);
     }
 
     @Override
@@ -163,12 +196,5 @@ public final class EngineBatchModel implements BatchModel {
         Sequence s = open.get(seq);
         if (s == null) throw new IllegalArgumentException("sequence " + seq + " is not open");
         return s;
-    }
-
-    private float[] flatten(List<float[]> rows) {
-        int vocab = vocabSize();
-        if (logits.length < rows.size() * vocab) logits = new float[maxBatch() * vocab];
-        for (int i = 0; i < rows.size(); i++) System.arraycopy(rows.get(i), 0, logits, i * vocab, vocab);
-        return logits;
     }
 }

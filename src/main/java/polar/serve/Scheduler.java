@@ -57,7 +57,7 @@ public final class Scheduler implements AutoCloseable {
 
     private final BatchModel model;
     private final Config config;
-    private final int blockSize, vocab, prefillTokensPerStep;
+    private final int blockSize, sampledVocab, prefillTokensPerStep;
     private final Metrics metrics = new Metrics();
     private final Thread thread;
     private final CountDownLatch terminated = new CountDownLatch(1);
@@ -77,7 +77,8 @@ public final class Scheduler implements AutoCloseable {
         this.model = model;
         this.config = config;
         this.blockSize = model.blockSize();
-        this.vocab = model.vocabSize();
+        // Logits rows may be longer than the tokenizer's vocabulary (a padded embedding): ids past it are never sampled.
+        this.sampledVocab = Math.min(model.vocabSize(), model.tokenizer().vocabSize());
         this.prefillTokensPerStep = Math.min(config.prefillTokensPerStep(), model.maxPrefillTokens());
         metrics.kvBlocksTotal = model.totalBlocks();
         this.thread = Thread.ofPlatform().name("polar-scheduler").start(this::loop);
@@ -305,7 +306,7 @@ public final class Scheduler implements AutoCloseable {
             seqs[i] = batch.get(i).seq;
             tokens[i] = batch.get(i).pending;
         }
-        float[] logits;
+        float[][] logits;
         try {
             logits = model.decode(seqs, tokens);
         } catch (RuntimeException e) {
@@ -317,12 +318,12 @@ public final class Scheduler implements AutoCloseable {
             Active a = batch.get(i);
             a.cached++;
             a.pending = -1;
-            sampleAndAccept(a, logits, i);
+            sampleAndAccept(a, logits[i]);
         }
     }
 
     private void prefill(List<BatchModel.PrefillChunk> chunks, List<Active> owners) {
-        float[] logits;
+        float[][] logits;
         try {
             logits = model.prefill(chunks);
         } catch (RuntimeException e) {
@@ -334,7 +335,7 @@ public final class Scheduler implements AutoCloseable {
             Active a = owners.get(i);
             a.cached += chunks.get(i).tokens().length;
             metrics.prefillTokens.add(chunks.get(i).tokens().length);
-            if (chunks.get(i).wantLogits()) sampleAndAccept(a, logits, row++);
+            if (chunks.get(i).wantLogits()) sampleAndAccept(a, logits[row++]);
         }
     }
 
@@ -343,10 +344,10 @@ public final class Scheduler implements AutoCloseable {
         failAll(batch, ApiError.INTERNAL.with("the model failed during " + call + ": " + e.getMessage()));
     }
 
-    private void sampleAndAccept(Active a, float[] logits, int row) {
+    private void sampleAndAccept(Active a, float[] logits) {
         int token;
         try {
-            token = a.sampler.sample(logits, row * vocab, vocab);
+            token = a.sampler.sample(logits, 0, sampledVocab);
         } catch (IllegalArgumentException badLogits) { // NaN: this sequence's numbers broke, not the batch
             fail(a, ApiError.INTERNAL.with("sampling failed: " + badLogits.getMessage()));
             return;

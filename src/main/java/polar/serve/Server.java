@@ -43,6 +43,14 @@ public final class Server implements AutoCloseable {
     /** A body over the limit is read and dropped up to this many bytes (so the client sees the 413), then the connection closes. */
     private static final long DRAIN_LIMIT = 64L << 20;
     private static final String SSE_DONE = "data: [DONE]\n\n";
+    /** Keep-alive connections the JDK server keeps idle (its default, 200, is below the clients of a load test). */
+    private static final String MAX_IDLE_CONNECTIONS = "sun.net.httpserver.maxIdleConnections";
+
+    static {
+        // Beyond the limit the JDK server closes a connection as its response ends, and a client that sends its next
+        // request on it at that moment fails ("header parser received no bytes"). Read once, when the first server starts.
+        if (System.getProperty(MAX_IDLE_CONNECTIONS) == null) System.setProperty(MAX_IDLE_CONNECTIONS, "65536");
+    }
 
     /**
      * @param host         address to bind (127.0.0.1 unless told otherwise)
@@ -95,7 +103,8 @@ public final class Server implements AutoCloseable {
         routes.put("/v1/models", new Route("GET", this::models));
         routes.put("/health", new Route("GET", this::health));
         routes.put("/metrics", new Route("GET", this::metrics));
-        this.http = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 0);
+        // A deep accept queue: hundreds of clients connecting at once must not see dropped SYNs (1 s retries).
+        this.http = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 1024);
         http.createContext("/", this::dispatch);
         http.setExecutor(executor);
     }
@@ -241,6 +250,7 @@ public final class Server implements AutoCloseable {
         card.put("created", startedEpochSeconds);
         card.put("owned_by", "polar");
         card.put("max_model_len", model.contextLength());
+        card.put("vocab_size", model.tokenizer().vocabSize()); // prompt ids must lie below it (load generators draw them)
         sendJson(ex, 200, Map.of("object", "list", "data", List.of(card)));
     }
 

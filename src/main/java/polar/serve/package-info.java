@@ -20,6 +20,10 @@
  * ({@code max_completion_tokens} for chat), {@code temperature}, {@code top_p}, {@code top_k} (an extension),
  * {@code seed}, {@code stop}, {@code stream}, {@code stream_options.include_usage}, {@code ignore_eos} (an
  * extension). Refused with 400 rather than ignored: {@code n > 1}, {@code logprobs}, penalties, {@code logit_bias},
- * {@code tools}, {@code echo}, {@code suffix}, {@code best_of > 1}.
+ * {@code tools}, {@code echo}, {@code suffix}, {@code best_of > 1}. {@code /v1/models} adds {@code vocab_size} (the
+ * tokenizer's, below which prompt token ids must lie) to the OpenAI model card.
+ *
+ * <p>{@link polar.serve.LoadGenerator} puts load on such a server and reports throughput and latency percentiles
+ * ({@code polar bench serve}, {@link polar.serve.ServeBench}; {@code benchmarks/gpu/serve-load.sh} on the GPU host).
  */
 package polar.serve;

@@ -36,6 +36,7 @@ final class FakeBatchModel implements BatchModel {
     private volatile int poisonToken = -1;
     private volatile boolean closed;
     private volatile String chatTemplate;
+    private volatile int padding;
     private Thread owner;
     private int nextSeq;
 
@@ -63,6 +64,15 @@ final class FakeBatchModel implements BatchModel {
 
     FakeBatchModel chatTemplate(String template) {
         chatTemplate = template;
+        return this;
+    }
+
+    /**
+     * Pads logits rows with {@code extra} entries beyond the tokenizer's vocabulary, larger than any real logit (like a
+     * padded embedding whose padding rows a sampler over the whole row would pick).
+     */
+    FakeBatchModel padVocab(int extra) {
+        padding = extra;
         return this;
     }
 
@@ -121,7 +131,7 @@ final class FakeBatchModel implements BatchModel {
     @Override public Tokenizer tokenizer() { return tokenizer; }
     @Override public String chatTemplate() { return chatTemplate; }
     @Override public boolean isEos(int token) { return token == FakeTokenizer.EOS; }
-    @Override public int vocabSize() { return FakeTokenizer.VOCAB; }
+    @Override public int vocabSize() { return FakeTokenizer.VOCAB + padding; }
     @Override public int contextLength() { return context; }
     @Override public int maxBatch() { return maxBatch; }
     @Override public int blockSize() { return blockSize; }
@@ -144,7 +154,7 @@ final class FakeBatchModel implements BatchModel {
     }
 
     @Override
-    public float[] prefill(List<PrefillChunk> chunks) {
+    public float[][] prefill(List<PrefillChunk> chunks) {
         checkThread();
         int[] seqs = new int[chunks.size()], lengths = new int[chunks.size()];
         if (chunks.stream().mapToInt(c -> c.tokens().length).sum() > MAX_PREFILL_TOKENS) throw new IllegalStateException("prefill over maxPrefillTokens");
@@ -160,11 +170,11 @@ final class FakeBatchModel implements BatchModel {
             if (c.wantLogits()) rows.add(rowFor(s));
         }
         record(new Call(false, seqs, lengths));
-        return flatten(rows);
+        return padded(rows);
     }
 
     @Override
-    public float[] decode(int[] seqs, int[] tokens) {
+    public float[][] decode(int[] seqs, int[] tokens) {
         checkThread();
         checkDistinct(seqs);
         if (seqs.length > maxBatch) throw new IllegalStateException("decode batch " + seqs.length + " > maxBatch");
@@ -180,7 +190,7 @@ final class FakeBatchModel implements BatchModel {
             rows.add(rowFor(s));
         }
         record(new Call(true, seqs.clone(), tokens.clone()));
-        return flatten(rows);
+        return padded(rows);
     }
 
     @Override
@@ -240,9 +250,13 @@ final class FakeBatchModel implements BatchModel {
         else if (owner != Thread.currentThread()) throw new IllegalStateException("called from " + Thread.currentThread() + ", not " + owner);
     }
 
-    private static float[] flatten(List<float[]> rows) {
-        float[] out = new float[rows.size() * FakeTokenizer.VOCAB];
-        for (int i = 0; i < rows.size(); i++) System.arraycopy(rows.get(i), 0, out, i * FakeTokenizer.VOCAB, FakeTokenizer.VOCAB);
+    /** The rows, each padded to {@link #vocabSize()} with the padding logits. */
+    private float[][] padded(List<float[]> rows) {
+        float[][] out = new float[rows.size()][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = Arrays.copyOf(rows.get(i), vocabSize());
+            Arrays.fill(out[i], FakeTokenizer.VOCAB, out[i].length, 100f);
+        }
         return out;
     }
 }

@@ -50,6 +50,16 @@ class SchedulerTest {
     static String textOf(int[] tokens) { return TOKENIZER.decode(tokens); }
 
     @Test
+    void logitsBeyondTheTokenizersVocabularyAreNeverSampled() throws Exception {
+        FakeBatchModel model = FakeBatchModel.roomy().padVocab(8); // padding logits beat every real one
+        try (Scheduler scheduler = new Scheduler(model, CONFIG)) {
+            GenerationRequest greedy = greedy("once upon a time", 20, true);
+            assertArrayEquals(FakeBatchModel.referenceGreedy(greedy.prompt(), 20, true), await(scheduler.submit(greedy)).tokens());
+            for (int t : await(scheduler.submit(sampled("the cat sat", 20, 3))).tokens()) assertTrue(t < FakeTokenizer.VOCAB, "sampled " + t);
+        }
+    }
+
+    @Test
     void greedyGenerationEqualsTheReference() throws Exception {
         FakeBatchModel model = FakeBatchModel.roomy();
         try (Scheduler scheduler = new Scheduler(model, CONFIG)) {

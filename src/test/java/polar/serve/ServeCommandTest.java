@@ -15,6 +15,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import polar.cli.UsageException;
@@ -50,6 +51,11 @@ class ServeCommandTest {
         assertEquals("127.0.0.1", defaults.host, "loopback unless told otherwise");
         assertEquals(8080, defaults.port);
         assertNull(ServeCommand.Options.parse(new String[] {"--help"}));
+
+        ServeCommand.Options polar = ServeCommand.Options.parse(new String[] {"-m", "synthetic:llama2-7b", "--tokenizer", "models/tiny",
+                "--sparsity", "polar", "--routers", "r", "--attn-density", "0.25", "--mlp", "dense"});
+        assertEquals(List.of("synthetic:llama2-7b", "models/tiny", "r", "dense"), List.of(polar.model, polar.tokenizer, polar.routers, polar.mlp));
+        assertEquals(0.25, polar.attnDensity);
     }
 
     private void assertUsage(String message, String... args) {
@@ -64,6 +70,10 @@ class ServeCommandTest {
         assertUsage("missing value after -m", "-m");
         assertUsage("--sparsity must be dense or polar, got half", "--sparsity", "half");
         assertUsage("--api-key is empty", "--api-key", " ");
+        assertUsage("--routers, --attn-density and --mlp need --sparsity polar", "--attn-density", "0.5");
+        assertUsage("--attn-density must be a number in (0, 1], got '1.5'", "--sparsity", "polar", "--attn-density", "1.5");
+        assertUsage("--mlp must be polar or dense, got half", "--sparsity", "polar", "--mlp", "half");
+        assertUsage("--tokenizer is for synthetic models (-m synthetic:SHAPE)", "-m", "models/x", "--tokenizer", "t");
         assertEquals(0, assertDoesNotThrow(() -> command.run(new String[] {"--help"})));
         assertTrue(out.toString().startsWith("usage: polar serve"));
         assertNull(asked.get(), "no model was loaded");
@@ -81,7 +91,7 @@ class ServeCommandTest {
     void startsAServerOnTheLoadedModel() throws Exception {
         Server server = command.start(ServeCommand.Options.parse(new String[] {"-m", "some/model", "--port", "0", "--max-batch", "4", "--api-key", "k"}));
         try {
-            assertEquals(new ServeCommand.ModelOptions("some/model", null, 0, "dense", 4, 0, 0), asked.get());
+            assertEquals(new ServeCommand.ModelOptions("some/model", null, null, 0, "dense", null, 0, "polar", 4, 0, 0), asked.get());
             assertTrue(out.toString().contains("fake-model"), out.toString());
             HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(server.baseUri().resolve("/v1/models"))
                     .header("Authorization", "Bearer k").build(), HttpResponse.BodyHandlers.ofString());

@@ -19,15 +19,14 @@ class TensorParallelServeTest {
     void theLoaderSplitsTheModelOverTwoRanks() throws Exception {
         Golden golden = Golden.load("tiny-llama").getFirst();
         String folder = SharedAssets.require("models/tiny-llama").toString();
-        try (EngineBatchModel model = EngineBatchModel.load(new ServeCommand.ModelOptions(folder, "jvm", 0, "dense", 2, 64, 0, 2))) {
+        try (EngineBatchModel model = EngineBatchModel.load(new ServeCommand.ModelOptions(folder, null, "jvm", 0, "dense", null, 0, "polar", 2, 64, 0, 2))) {
             assertTrue(model.engine().toString().contains("tensor-parallel over 2 simulated ranks"), model.engine().toString());
             int seq = model.open();
-            int vocab = model.vocabSize();
-            float[] logits = model.prefill(List.of(new BatchModel.PrefillChunk(seq, golden.promptIds(), true)));
+            float[] logits = model.prefill(List.of(new BatchModel.PrefillChunk(seq, golden.promptIds(), true)))[0];
             int[] tokens = new int[8];
             for (int i = 0; i < tokens.length; i++) {
-                tokens[i] = argmax(Arrays.copyOf(logits, vocab));
-                logits = model.decode(new int[] {seq}, new int[] {tokens[i]});
+                tokens[i] = argmax(logits);
+                logits = model.decode(new int[] {seq}, new int[] {tokens[i]})[0];
             }
             model.close(seq);
             assertArrayEquals(Arrays.copyOf(golden.greedyIds(), tokens.length), tokens);

@@ -10,20 +10,19 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import polar.engine.DeviceModel;
 import polar.engine.EngineOptions;
 import polar.engine.KvCache;
 import polar.formats.Json;
+import polar.model.BenchModel;
 import polar.model.ModelConfig;
+import polar.model.SyntheticModel;
 import polar.runtime.Backends;
-import polar.runtime.cuda.CudaBackend;
-import polar.tornado.graph.Arg;
 import polar.tornado.graph.Buffer;
 import polar.tornado.graph.CopyTask;
 import polar.tornado.graph.GemmTask;
-import polar.tornado.graph.Grid;
-import polar.tornado.graph.KernelRef;
 import polar.tornado.graph.KernelTask;
 import polar.tornado.graph.Task;
 import polar.tornado.graph.TaskGraph;
@@ -46,7 +45,10 @@ import polar.tornado.types.IntArray;
  * events after warm-up. Each row reports the median step time, tokens/s, the bytes the step must
  * read ({@link StepBytes}) and the fraction of the bytes bound, the bound being those bytes over
  * the device-to-device copy bandwidth measured in the same run. Rows marked {@code breakdown}
- * also time each task of one layer on its own, to show what dominates.
+ * also time each task of one layer on its own, to show what dominates. Polar rows (densities
+ * below 1) run the engine's selective builder with random routers of the real shapes
+ * ({@link LayerBuilders}): router GEMMs and top-k on the device inside the timed step, and the
+ * selections they made are read back and checked after the timing.
  *
  * <p>Prints a table last and writes JSON (read by {@code benchmarks/peers/compare.py} and
  * {@link polar.bench.plot.Plots}). Also {@code polar bench decode ...}.
@@ -68,8 +70,8 @@ public final class DecodeBench {
     private final PrintStream out;
     private final SplittableRandom random;
     private final EngineOptions engine = EngineOptions.defaults();
+    private final DeviceRandom deviceRandom;
     private double copyGBps;
-    private int seed;
 
     record Options(String backend, int device, List<DecodePlan.Row> rows, PrecisionChoice precision,
                    int warmup, int repeats, long seed, Path json) {}
@@ -81,12 +83,7 @@ public final class DecodeBench {
         this.options = options;
         this.out = out;
         this.random = new SplittableRandom(options.seed());
-        this.seed = (int) options.seed();
-        if (backend instanceof CudaBackend cuda) {
-            // Hand-written twins: filling buffers must not depend on the kernel compiler.
-            cuda.defineKernel(KernelRef.of(BenchKernels.class, "randomHalf"), BenchKernels.RANDOM_HALF);
-            cuda.defineKernel(KernelRef.of(BenchKernels.class, "randomFloat"), BenchKernels.RANDOM_FLOAT);
-        }
+        this.deviceRandom = new DeviceRandom(backend, (int) options.seed());
     }
 
     public static void main(String[] args) throws IOException {
@@ -188,7 +185,9 @@ public final class DecodeBench {
         result.put("copy_gb_per_s", copyGBps);
         out.printf(Locale.ROOT, "DecodeBench on %s: device-to-device copy %.0f GB/s (read + write)%n", backend.deviceName(), copyGBps);
 
-        // Rows of one model run together, so its weights go to the device once; the JSON keeps the plan's order.
+        // Dense rows of every model first, then the Polar rows: a device fault in the sparse kernels cannot cost the
+        // dense measurements. Within a pass, rows of one model run together (its weights go to the device once per
+        // pass); the JSON keeps the plan's order.
         List<DecodePlan.Row> plan = options.rows();
         Map<DecodePlan.Row, Map<String, Object>> done = new LinkedHashMap<>();
         List<Map<String, Object>> rows = new ArrayList<>();
@@ -198,8 +197,11 @@ public final class DecodeBench {
             for (DecodePlan.Row r : plan) if (done.containsKey(r)) rows.add(done.get(r));
             save(result);
         };
-        for (BenchModel model : plan.stream().map(DecodePlan.Row::model).distinct().toList()) {
-            runModel(model, plan.stream().filter(r -> r.model() == model).distinct().toList(), done, update);
+        for (boolean dense : new boolean[] {true, false}) {
+            List<DecodePlan.Row> pass = plan.stream().filter(r -> r.sparsity().dense() == dense).toList();
+            for (BenchModel model : pass.stream().map(DecodePlan.Row::model).distinct().toList()) {
+                runModel(model, pass.stream().filter(r -> r.model() == model).distinct().toList(), done, update);
+            }
         }
         update.run();
         return result;
@@ -255,6 +257,7 @@ public final class DecodeBench {
         row.put("sparsity", r.sparsity().dense() ? "dense" : "polar");
         row.put("heads_density", r.sparsity().heads());
         row.put("mlp_density", r.sparsity().mlp());
+        if (r.target() > 0) row.put("target_ratio", r.target());
         row.put("weights_type", numerics.synthetic() == polar.formats.DType.F16 ? "f16" : "f32");
         row.put("activations_type", numerics.precision().activations().toString());
         row.put("kv_type", numerics.precision().kvCache().toString());
@@ -287,7 +290,8 @@ public final class DecodeBench {
         int kvBytes = numerics.kvBytes();
         long kvAllocated = 2L * shape.layers() * layerElements * kvBytes;
         int partitions = engine.splitK() ? (r.context() + engine.partitionSize() - 1) / engine.partitionSize() : 1;
-        long stepBytes = stepBufferBytes(shape, numerics, r.batch(), partitions);
+        long stepBytes = stepBufferBytes(shape, numerics, r.batch(), partitions)
+                + LayerBuilders.allocatedBytes(r.sparsity(), shape, numerics.precision(), r.batch());
         row.put("kv_bytes_allocated", kvAllocated);
         row.put("partitions", partitions);
         if (layerElements > Integer.MAX_VALUE) {
@@ -296,29 +300,32 @@ public final class DecodeBench {
         }
         long free = backend.memoryInfo()[0];
         if (free >= 0 && kvAllocated + stepBytes + MEMORY_MARGIN > free) {
-            skip(row, String.format(Locale.ROOT, "needs %.1f GB of KV cache and %.1f GB of step buffers, %.1f GB free", kvAllocated / 1e9, stepBytes / 1e9, free / 1e9));
+            skip(row, String.format(Locale.ROOT, "needs %.1f GB of KV cache and %.1f GB of step buffers%s, %.1f GB free besides the weights",
+                    kvAllocated / 1e9, stepBytes / 1e9, r.sparsity().dense() ? "" : " and routers", free / 1e9));
             return;
         }
-        LayerGraphBuilder builder;
+        LayerBuilders builders = null;
         KvCache cache = new KvCache(backend, shape, numerics.precision().kvCache(), blockSize, blocks, r.batch(), r.context());
         StepBuffers step = null;
         try {
             for (int i = 0; i < r.batch(); i++) cache.reserve(cache.acquireRow(), r.context());
             cache.sync();
             for (int l = 0; l < shape.layers(); l++) {
-                fillRandom(cache.buffers().keys().get(l));
-                fillRandom(cache.buffers().values().get(l));
+                deviceRandom.fill(cache.buffers().keys().get(l));
+                deviceRandom.fill(cache.buffers().values().get(l));
             }
             step = StepBuffers.allocate(backend, shape, numerics.precision(), r.batch(), r.batch(), partitions);
             writeStepInputs(step, c, r);
             try {
-                builder = LayerBuilders.factory(r.sparsity()).create(shape, numerics.precision(), weights.buffers(), cache.buffers(), step,
-                        engine.partitionSize());
+                builders = LayerBuilders.create(backend, deviceRandom, r.sparsity(), shape, numerics.precision(), weights.buffers(), cache.buffers(),
+                        step, engine.partitionSize(), r.batch());
             } catch (UnsupportedOperationException e) {
                 row.put("status", Status.UNAVAILABLE.json());
                 row.put("reason", oneLine(e));
                 return;
             }
+            LayerGraphBuilder builder = builders.builder();
+            if (!r.sparsity().dense()) row.put("mlp_sparse", LayerBuilders.sparseMlp(r.sparsity(), shape));
             StepShape stepShape = new StepShape(StepShape.Kind.DECODE, r.batch(), r.batch(), partitions);
             long t0 = System.nanoTime();
             List<TaskGraph> graphs = builder.build(stepShape);
@@ -337,8 +344,10 @@ public final class DecodeBench {
             row.put("fraction_of_bound", (double) row.get("bound_ms") / median);
             row.put("achieved_gb_per_s", ((Number) row.get("bytes")).doubleValue() / (median * 1e6));
             row.put("logits_finite", logitsFinite(step, c, r.batch()));
-            if (r.breakdown()) row.put("breakdown", breakdown(builder, stepShape, median));
+            if (!r.sparsity().dense()) row.put("selections", builders.checkSelections(r.batch()));
+            if (r.breakdown()) row.put("breakdown", breakdown(builders, stepShape, median));
         } finally {
+            if (builders != null) builders.close();
             if (step != null) step.free(backend);
             cache.close();
         }
@@ -384,21 +393,6 @@ public final class DecodeBench {
         backend.write(step.lastRows(), 0, last.segment(), b);
     }
 
-    /** Fills a float16 or float32 device buffer with uniform values in [-1, 1) on the device. */
-    @SuppressWarnings("unchecked")
-    private void fillRandom(Buffer<?> buffer) {
-        int n = Math.toIntExact(buffer.length());
-        TaskGraph g = new TaskGraph("random " + buffer.label());
-        if (buffer.type() == ElementType.F16) {
-            g.parallel(BenchKernels::randomHalf, Grid.of(n), (Buffer<HalfArray>) buffer, Arg.i32(seed++), Arg.i32(n));
-        } else if (buffer.type() == ElementType.F32) {
-            g.parallel(BenchKernels::randomFloat, Grid.of(n), (Buffer<FloatArray>) buffer, Arg.i32(seed++), Arg.i32(n));
-        } else {
-            throw new IllegalArgumentException("cannot fill " + buffer);
-        }
-        backend.compile(g).run();
-    }
-
     /** Whether the first and last sequence's logits are all finite (random weights keep them so): the step computed something. */
     private boolean logitsFinite(StepBuffers step, ModelConfig c, int batch) {
         int vocab = c.vocabSize();
@@ -426,7 +420,7 @@ public final class DecodeBench {
         Buffer<HalfArray> src = backend.allocate(ElementType.F16, n, "copy src");
         Buffer<HalfArray> dst = backend.allocate(ElementType.F16, n, "copy dst");
         try {
-            fillRandom(src);
+            deviceRandom.fill(src);
             TaskGraph g = new TaskGraph("copy");
             g.copy(src, 0, dst, 0, n);
             double ms = median(time(backend.compile(g)));
@@ -444,13 +438,13 @@ public final class DecodeBench {
      * a few microseconds), the embedding and head graphs, and one whole layer captured, and scales
      * the layer to all layers. Attention kernels are those of {@code polar.tornado.kernels.Attention}.
      */
-    private Map<String, Object> breakdown(LayerGraphBuilder builder, StepShape s, double stepMs) {
-        List<TaskGraph> graphs = builder.build(s);
+    private Map<String, Object> breakdown(LayerBuilders builders, StepShape s, double stepMs) {
+        List<TaskGraph> graphs = builders.builder().build(s);
         int layers = graphs.size() - 2;
         int layer = layers > 1 ? 1 : 0; // layer 1: where Polar's selective attention applies
         TaskGraph layerGraph = graphs.get(1 + layer);
         List<Map<String, Object>> tasks = new ArrayList<>();
-        double sum = 0, attention = 0, gemm = 0;
+        double sum = 0, attention = 0, gemm = 0, router = 0;
         for (Task task : layerGraph.tasks()) {
             TaskGraph one = new TaskGraph("one task");
             one.add(task);
@@ -460,8 +454,9 @@ public final class DecodeBench {
             t.put("ms", ms);
             tasks.add(t);
             sum += ms;
-            if (task instanceof KernelTask k && k.kernel().owner().getSimpleName().equals("Attention")) attention += ms;
+            if (task instanceof KernelTask k && ATTENTION_KERNELS.contains(k.kernel().owner().getSimpleName())) attention += ms;
             if (task instanceof GemmTask) gemm += ms;
+            if (isRouterTask(task, builders)) router += ms;
         }
         for (Map<String, Object> t : tasks) t.put("share_of_layer", (double) t.get("ms") / sum);
         double layerCaptured = median(time(backend.capture(backend.compile(layerGraph))));
@@ -476,11 +471,24 @@ public final class DecodeBench {
         b.put("head_ms", head);
         b.put("attention_share_of_layer", attention / sum);
         b.put("gemm_share_of_layer", gemm / sum);
+        b.put("router_share_of_layer", router / sum);
         b.put("estimated_step_ms", layers * layerCaptured + embedding + head);
         b.put("attention_share_of_step", layers * attention * (layerCaptured / sum) / stepMs);
         Map<String, Object> top = tasks.stream().max((x, y) -> Double.compare((double) x.get("ms"), (double) y.get("ms"))).orElseThrow();
         b.put("dominant_task", top.get("task"));
         return b;
+    }
+
+    /** Owners of the attention kernels (dense and selective; their split-K combines included). */
+    private static final Set<String> ATTENTION_KERNELS = Set.of("Attention", "SelectiveAttention");
+
+    /** Polar's routing work: router GEMMs, top-k, the MLP scores' batch sum. */
+    private static boolean isRouterTask(Task task, LayerBuilders builders) {
+        return switch (task) {
+            case GemmTask g -> builders.isRouterWeight(g.b());
+            case KernelTask k -> k.kernel().owner().getSimpleName().equals("TopK") || k.kernel().name().equals("batchReluSum");
+            default -> false;
+        };
     }
 
     private static String describe(Task task) {
@@ -499,9 +507,17 @@ public final class DecodeBench {
         if (!Status.OK.json().equals(row.get("status"))) return what + " " + row.get("status") + ": " + row.get("reason");
         String s = String.format(Locale.ROOT, "%s %9.3f ms %10.1f tok/s  %.2f of bound (%.3f ms)", what, (double) row.get("step_ms"),
                 (double) row.get("tokens_per_s"), (double) row.get("fraction_of_bound"), (double) row.get("bound_ms"));
+        if (row.get("selections") instanceof Map<?, ?> sel) {
+            List<String> parts = new ArrayList<>();
+            if (sel.containsKey("units")) parts.add(String.format(Locale.ROOT, "%s of %s units per sequence (%s distinct sets)",
+                    sel.get("heads_per_sequence"), sel.get("units"), sel.get("distinct_head_sets")));
+            if (sel.containsKey("ffn")) parts.add(sel.get("neurons") + " of " + sel.get("ffn") + " neurons");
+            s += "\n      router selections (valid): " + String.join("; ", parts);
+        }
         if (row.get("breakdown") instanceof Map<?, ?> b) {
-            s += String.format(Locale.ROOT, "%n      breakdown: attention %.0f%% of a layer, GEMMs %.0f%%; slowest task: %s",
-                    100 * (double) b.get("attention_share_of_layer"), 100 * (double) b.get("gemm_share_of_layer"), b.get("dominant_task"));
+            s += String.format(Locale.ROOT, "%n      breakdown: attention %.0f%% of a layer, GEMMs %.0f%%, routers %.0f%%; slowest task: %s",
+                    100 * (double) b.get("attention_share_of_layer"), 100 * (double) b.get("gemm_share_of_layer"),
+                    100 * (double) b.get("router_share_of_layer"), b.get("dominant_task"));
         }
         return s;
     }
@@ -512,12 +528,12 @@ public final class DecodeBench {
         out.println();
         out.printf(Locale.ROOT, "DecodeBench: %s, copy %.0f GB/s; medians of %d event-timed step replays after %d warm-ups%n",
                 result.get("device"), copyGBps, options.repeats(), options.warmup());
-        out.printf("%-10s %5s %6s %-24s %-9s %10s %11s %10s %9s  %s%n", "model", "batch", "ctx", "sparsity", "types", "step ms", "tokens/s", "bound ms", "of bound", "status");
+        out.printf("%-11s %5s %6s %-27s %-9s %10s %11s %10s %9s  %s%n", "model", "batch", "ctx", "sparsity", "types", "step ms", "tokens/s", "bound ms", "of bound", "status");
         for (Map<String, Object> row : rows) {
             boolean ok = Status.OK.json().equals(row.get("status"));
             Sparsity sp = new Sparsity((double) row.get("heads_density"), (double) row.get("mlp_density"));
             String types = row.get("weights_type") + "/" + row.get("kv_type");
-            out.printf(Locale.ROOT, "%-10s %5d %6d %-24s %-9s %10s %11s %10.3f %9s  %s%n", row.get("model"), row.get("batch"), row.get("context"),
+            out.printf(Locale.ROOT, "%-11s %5d %6d %-27s %-9s %10s %11s %10.3f %9s  %s%n", row.get("model"), row.get("batch"), row.get("context"),
                     sp.label(), types, ok ? fmt("%.3f", row.get("step_ms")) : "-", ok ? fmt("%.1f", row.get("tokens_per_s")) : "-",
                     (double) row.get("bound_ms"), ok ? fmt("%.2f", row.get("fraction_of_bound")) : "-",
                     ok ? "ok" : row.get("status") + ": " + row.get("reason"));

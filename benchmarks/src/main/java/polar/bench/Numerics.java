@@ -7,6 +7,8 @@ import polar.engine.KvCache;
 import polar.engine.WeightFormat;
 import polar.formats.DType;
 import polar.model.Architecture;
+import polar.model.BenchModel;
+import polar.model.SyntheticModel;
 import polar.runtime.jvm.JvmBackend;
 import polar.tornado.layers.LayerGraphBuilder;
 import polar.tornado.layers.Precision;

@@ -8,43 +8,60 @@ import polar.model.ModelConfig;
  * the KV cache of every head it attends to once. Activations (a few MB even at batch 256) are left
  * out. {@code benchmarks/peers/torch_decode.py} computes the dense case with the same formula.
  *
+ * <p>A Polar step ({@link LayerBuilders}) reads, in layers 1 and up: the K and V of the units each
+ * sequence keeps, the MLP neurons the batch keeps (FC1 rows of W1 and their biases, rows of
+ * {@code W2t}, in the weights' type; ReLU models only), and its routers. Layer 0 is dense.
+ *
  * @param weights projections, LM head, norms and biases, and the embedding rows gathered
  * @param kv      K and V of every attended position of every sequence, all layers
  * @param routers Polar's attention and MLP routers (0 when dense)
  */
 public record StepBytes(long weights, long kv, long routers) {
 
-    /** Rank of the MLP router of 7B-class models (hidden / 4). */
-    static int routerRank(ModelConfig c) { return c.hidden() / 4; }
+    /** Rank of the MLP router: hidden / 4 (1024 on 7B-class models, DESIGN.md). */
+    static int routerRank(int hidden) { return hidden / 4; }
+
+    /** The MLP router's second matrix {@code [ffn, rank]} is float32 ({@code SparseMlpBuffers.routerUp}: its GEMM runs in float32). */
+    static final int ROUTER_UP_BYTES = 4;
 
     public long total() { return weights + kv + routers; }
 
     /**
-     * @param weightBytes bytes per projection/embedding element (2 for float16)
+     * @param weightBytes bytes per projection/embedding element (2 for float16); activations (and so
+     *                    the first router matrices, uploaded in the activation type) have the same size
      * @param kvBytes     bytes per KV cache element
      */
     public static StepBytes of(ModelConfig c, int weightBytes, int kvBytes, int batch, int context, Sparsity s) {
-        long h = c.hidden(), q = c.qDim(), kvDim = c.kvDim(), ffn = c.ffn();
+        long h = c.hidden(), ffn = c.ffn();
         boolean relu = c.architecture() == Architecture.OPT;
-        long mlpIn = relu ? ffn : 2 * ffn;
-        long qkv = q + 2 * kvDim;
         // MLP sparsity gathers neurons of ReLU models only.
         long neurons = relu ? s.keptNeurons(c.ffn()) : ffn;
-        long mlpInKept = relu ? neurons : mlpIn;
-        long vectors = 2 * h + (relu ? 2 * h + qkv + h + neurons + h : 0); // norm weights (+ norm biases and biases), float32
-        long perLayer = (qkv * h + h * q + mlpInKept * h + h * neurons) * weightBytes + vectors * 4;
+        long denseLayer = layerBytes(c, weightBytes, ffn);
+        long sparseLayer = layerBytes(c, weightBytes, neurons);
         long head = (long) c.vocabSize() * h * weightBytes + (relu ? 2 : 1) * h * 4;
         long embedding = batch * h * weightBytes + (relu ? batch * h * 4 : 0);
-        long weights = c.layers() * perLayer + head + embedding;
+        long weights = denseLayer + (c.layers() - 1) * sparseLayer + head + embedding;
 
-        int units = c.kvHeads() == c.heads() ? c.heads() : c.kvHeads();
+        int units = c.kvHeads(); // query heads for MHA, KV groups for GQA
         double headShare = (double) s.keptHeads(units) / units;
-        long kvPerLayer = (long) batch * context * 2 * kvDim * kvBytes;
+        long kvPerLayer = (long) batch * context * 2 * c.kvDim() * kvBytes;
         long kv = kvPerLayer + Math.round((c.layers() - 1) * kvPerLayer * headShare);
 
         long routers = 0;
         if (s.heads() < 1) routers += (c.layers() - 1) * (h * units * weightBytes + units * 4L);
-        if (relu && neurons < ffn) routers += c.layers() * ((h * routerRank(c) + routerRank(c) * ffn) * weightBytes);
+        if (neurons < ffn) {
+            long r = routerRank(c.hidden());
+            routers += (c.layers() - 1) * (h * r * weightBytes + r * ffn * ROUTER_UP_BYTES);
+        }
         return new StepBytes(weights, kv, routers);
+    }
+
+    /** One layer's weights, norms and biases with {@code neurons} of the MLP's neurons (all: dense). */
+    private static long layerBytes(ModelConfig c, int weightBytes, long neurons) {
+        long h = c.hidden(), q = c.qDim(), qkv = q + 2L * c.kvDim();
+        boolean relu = c.architecture() == Architecture.OPT;
+        long mlpIn = relu ? neurons : 2L * c.ffn();
+        long vectors = 2 * h + (relu ? 2 * h + qkv + h + neurons + h : 0); // norm weights (+ norm biases and biases), float32
+        return (qkv * h + h * q + mlpIn * h + h * neurons) * weightBytes + vectors * 4;
     }
 }

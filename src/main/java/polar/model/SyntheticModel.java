@@ -1,4 +1,4 @@
-package polar.bench;
+package polar.model;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -11,11 +11,6 @@ import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 import polar.formats.DType;
 import polar.formats.Tensor;
-import polar.model.Architecture;
-import polar.model.LayerWeights;
-import polar.model.Model;
-import polar.model.ModelConfig;
-import polar.model.ModelWeights;
 
 /**
  * A {@link Model} of random weights with a config's real shapes, built in memory (no files), for
@@ -60,6 +55,31 @@ public final class SyntheticModel {
         ModelWeights weights = new ModelWeights(embedding, positions, layers,
                 fill.norm("final_norm", h), opt ? fill.bias("final_norm_bias", h) : null, lmHead);
         return new Model(c, weights, null, null);
+    }
+
+    /** How a synthetic model is named where a model path is expected: {@code synthetic:llama2-7b}. */
+    public static final String PREFIX = "synthetic:";
+
+    /** Whether {@code model} names a synthetic model ({@value #PREFIX}NAME) rather than a file. */
+    public static boolean isName(String model) { return model.startsWith(PREFIX); }
+
+    /** The shape that {@code model} ({@value #PREFIX}NAME) names; an unknown name is an error listing the known ones. */
+    public static BenchModel shape(String model) {
+        if (!isName(model)) throw new IllegalArgumentException("'" + model + "' does not name a synthetic model (" + PREFIX + "NAME)");
+        return BenchModel.byId(model.substring(PREFIX.length()));
+    }
+
+    /**
+     * A synthetic model of {@code shape} that speaks {@code vocabulary}'s language: its tokenizer, BOS and EOS ids.
+     * The vocabulary is the larger of the shape's and {@code vocabulary}'s, so the LM head keeps the real shape;
+     * ids beyond the tokenizer's are never prompted (and a server samples below {@code tokenizer().vocabSize()}).
+     */
+    public static Model speaking(BenchModel shape, Model vocabulary, DType matrixType, long seed) {
+        ModelConfig c = shape.config(), v = vocabulary.config();
+        ModelConfig config = new ModelConfig(c.architecture(), Math.max(c.vocabSize(), vocabulary.tokenizer().vocabSize()), c.hidden(),
+                c.layers(), c.heads(), c.kvHeads(), c.headDim(), c.ffn(), c.maxPositions(), c.normEps(), c.ropeTheta(), c.ropeScaling(),
+                c.ropeDims(), c.positionOffset(), c.tiedEmbeddings(), v.bosId(), v.eosIds());
+        return new Model(config, create(config, matrixType, seed).weights(), vocabulary.tokenizer(), null);
     }
 
     /** Makes random tensors, each from its own split of one generator. */

@@ -1,13 +1,11 @@
-package polar.bench;
+package polar.model;
 
 import java.util.Arrays;
-import polar.model.Architecture;
-import polar.model.ModelConfig;
 
 /**
- * Model shapes the decode benchmark knows, by the name its plans and the PyTorch peer
- * ({@code benchmarks/peers/torch_decode.py}) use. The 7B-class shapes are the real models'
- * configs; the smoke ones exist for smoke runs of the harness on the JVM backend.
+ * Model shapes of {@link SyntheticModel}s, by the name the decode benchmark's plans, the PyTorch peer
+ * ({@code benchmarks/peers/torch_decode.py}) and {@code polar serve -m synthetic:NAME} use. The 7B-class
+ * shapes are the real models' configs; the smoke ones exist for smoke runs on the JVM backend.
  */
 public enum BenchModel {
     LLAMA2_7B("llama2-7b", new ModelConfig(Architecture.LLAMA, 32000, 4096, 32, 32, 32, 128, 11008, 4096, 1e-5f,
