@@ -132,16 +132,15 @@ public final class Engine implements BatchEngine {
     }
 
     /**
-     * The MLP part of the plan (ReLU models with an MLP table and routers): routers, transposed
-     * down weights (float32) and scratch; null when every layer's MLP stays dense.
+     * The MLP part of the plan (ReLU models with an MLP table and routers): routers (in the
+     * activations' GEMM type), transposed down weights (in the device weights' type) and scratch;
+     * null when every layer's MLP stays dense.
      */
     private SparseMlpBuffers uploadSparseMlp(PolarSparsity sparsity, Model model, TransformerShape shape, int stepTokens) {
         MlpTable table = sparsity.plan().mlp();
         if (table == null || shape.mlp() != TransformerShape.Mlp.RELU) return null;
         int layers = shape.layers(), ffn = shape.ffn(), hidden = shape.hidden();
-        List<Buffer<?>> down = new ArrayList<>();
-        List<Buffer<FloatArray>> up = new ArrayList<>();
-        List<Buffer<?>> w2t = new ArrayList<>();
+        List<Buffer<?>> down = new ArrayList<>(), up = new ArrayList<>(), w2t = new ArrayList<>();
         int[] rank = new int[layers];
         int[][] k = new int[layers][options.maxSequences()];
         int maxRank = 1;
@@ -164,25 +163,36 @@ public final class Engine implements BatchEngine {
             rank[l] = r.rank();
             maxRank = Math.max(maxRank, r.rank());
             down.add(track(uploadAsActivations(r.down(), "mlpRouter" + l + ".down")));
-            up.add(track(backend.upload(FloatArray.of(r.up()), "mlpRouter" + l + ".up")));
-            float[] w2 = model.weights().layers().get(l).down().toFloatArray(); // [hidden, ffn]
-            float[] t = new float[w2.length];
-            for (int row = 0; row < hidden; row++) for (int c = 0; c < ffn; c++) t[c * hidden + row] = w2[row * ffn + c];
-            w2t.add(track(backend.upload(FloatArray.of(t), "layer" + l + ".w2t")));
+            up.add(track(uploadAsActivations(r.up(), "mlpRouter" + l + ".up")));
+            ElementType<?> weightType = weights.buffers().layers().get(l).down().type();
+            w2t.add(track(backend.upload(transposed(model.weights().layers().get(l).down().toFloatArray(), hidden, ffn, weightType),
+                    "layer" + l + ".w2t")));
         }
         if (!any) return null;
         return new SparseMlpBuffers(down, up, rank, w2t, k, table.score() == MlpScore.SOFTPLUS_SUM,
-                track(backend.allocate(ElementType.F32, (long) stepTokens * maxRank, "step.mlpRouterLow")),
+                track(backend.allocate(precision.activations(), (long) stepTokens * maxRank, "step.mlpRouterLow")),
                 track(backend.allocate(ElementType.F32, (long) stepTokens * ffn, "step.mlpRouterScores")),
                 track(backend.allocate(ElementType.F32, ffn, "step.mlpScoreSums")),
                 track(backend.allocate(ElementType.I32, ffn, "step.mlpActive")),
                 track(backend.allocate(ElementType.F32, (long) stepTokens * ffn, "step.mlpH")),
-                track(backend.allocate(ElementType.F32, 1, "step.mlpPartial")));
+                track(backend.allocate(ElementType.F32, SparseMlpBuffers.partialLength(hidden), "step.mlpPartial")));
+    }
+
+    /** {@code w [rows, cols]} transposed to {@code [cols, rows]}, as float16 or float32 ({@code type}). */
+    private static polar.tornado.types.DeviceArray transposed(float[] w, int rows, int cols, ElementType<?> type) {
+        if (type == ElementType.F16) {
+            polar.tornado.types.HalfArray t = new polar.tornado.types.HalfArray(w.length);
+            for (int row = 0; row < rows; row++) for (int c = 0; c < cols; c++) t.set(c * rows + row, w[row * cols + c]);
+            return t;
+        }
+        float[] t = new float[w.length];
+        for (int row = 0; row < rows; row++) for (int c = 0; c < cols; c++) t[c * rows + row] = w[row * cols + c];
+        return FloatArray.of(t);
     }
 
     /**
-     * A router's first weight, in the GEMM input type of the activations it multiplies (float16 on
-     * cuda, where cuBLAS needs both inputs of one type); the GEMM still accumulates in float32.
+     * A router weight, in the GEMM input type of the activations it multiplies (float16 on cuda,
+     * where cuBLAS needs both inputs of one type); the GEMM still accumulates in float32.
      */
     private Buffer<?> uploadAsActivations(float[] values, String label) {
         if (precision.activations() == ElementType.F16) {

@@ -34,7 +34,7 @@ import polar.tornado.types.IntArray;
 class SelectiveAttentionTest {
 
     static List<String> backends() {
-        return Backends.available();
+        return polar.engine.TestBackends.names();
     }
 
     /** A model's attention shape: {@code kvHeads} units of {@code group} query heads each. */
@@ -151,10 +151,10 @@ class SelectiveAttentionTest {
                         qStride, i32(maxBlocks), i32(span), i32(partitions), scale, i32(k),
                         constant(s.headDim()), constant(s.group()), constant(s.kvHeads()), constant(BLOCK));
                 if (partitions > 1) {
-                    g.parallel(Attention::combineHalf, Grid.of(tokens, s.qDim()), densePartOut, densePartStats, posB, denseH,
-                            i32(tokens), i32(s.heads()), constant(s.headDim()), i32(partitions), i32(span));
-                    g.parallel(SelectiveAttention::combineHalf, Grid.of(tokens, k * s.width()), partOut, partStats, posB, selB, sparseH,
-                            i32(tokens), i32(k), i32(s.heads()), constant(s.headDim()), i32(s.group()), i32(partitions), i32(span));
+                    g.kernel(Attention::combineHalf, Grid.groups(s.kvHeads(), tokens, Attention.combineThreads(s.group())), densePartOut, densePartStats, posB, denseH,
+                            i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
+                    g.kernel(SelectiveAttention::combineHalf, Grid.groups(k, tokens, Attention.combineThreads(s.group())), partOut, partStats, posB, selB, sparseH,
+                            i32(k), i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
                 }
             } else {
                 Buffer<FloatArray> kF = cast(kB), vF = cast(vB), denseF = cast(dense), sparseF = cast(sparse);
@@ -165,10 +165,10 @@ class SelectiveAttentionTest {
                         qStride, i32(maxBlocks), i32(span), i32(partitions), scale, i32(k),
                         constant(s.headDim()), constant(s.group()), constant(s.kvHeads()), constant(BLOCK));
                 if (partitions > 1) {
-                    g.parallel(Attention::combine, Grid.of(tokens, s.qDim()), densePartOut, densePartStats, posB, denseF,
-                            i32(tokens), i32(s.heads()), constant(s.headDim()), i32(partitions), i32(span));
-                    g.parallel(SelectiveAttention::combine, Grid.of(tokens, k * s.width()), partOut, partStats, posB, selB, sparseF,
-                            i32(tokens), i32(k), i32(s.heads()), constant(s.headDim()), i32(s.group()), i32(partitions), i32(span));
+                    g.kernel(Attention::combine, Grid.groups(s.kvHeads(), tokens, Attention.combineThreads(s.group())), densePartOut, densePartStats, posB, denseF,
+                            i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
+                    g.kernel(SelectiveAttention::combine, Grid.groups(k, tokens, Attention.combineThreads(s.group())), partOut, partStats, posB, selB, sparseF,
+                            i32(k), i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
                 }
             }
             SparseTesting.run(backend, g);

@@ -17,6 +17,7 @@ import polar.tornado.graph.Buffer;
 import polar.tornado.graph.Grid;
 import polar.tornado.graph.TaskGraph;
 import polar.tornado.kernels.Activations;
+import polar.tornado.kernels.MlpRouterScores;
 import polar.tornado.kernels.SparseMlp;
 import polar.tornado.kernels.TopK;
 import polar.tornado.runtime.Backend;
@@ -77,6 +78,30 @@ class SparseMlpTest {
         check(name, new Case(13, 256, 1024, 300, ElementType.F32, ElementType.F32, 4, 3));
         check(name, new Case(1, 512, 700, 128, ElementType.F16, ElementType.F16, 1, 2));
         check(name, new Case(3, 128, 96, 33, ElementType.F16, ElementType.F32, 2, 1));
+    }
+
+    /** Batch sizes 1, 3, 16 and 64 (several batch tiles), odd neuron counts, splits with empty shares, hidden not a multiple of a chunk. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void batchSizesAndOddNeuronCounts(String name) {
+        check(name, new Case(1, 520, 1000, 129, ElementType.F16, ElementType.F16, 1, 5));
+        check(name, new Case(3, 264, 600, 77, ElementType.F32, ElementType.F16, 3, 3));
+        check(name, new Case(16, 256, 777, 255, ElementType.F16, ElementType.F16, 8, 4));
+        check(name, new Case(64, 136, 300, 99, ElementType.F32, ElementType.F32, 8, 2));
+        check(name, new Case(2, 64, 40, 5, ElementType.F16, ElementType.F32, 2, 8));
+    }
+
+    /** FC2 splits fill the H100 at small batch, keep a floor of neurons per split, and the dense crossover picks dense at large batch times k. */
+    @org.junit.jupiter.api.Test
+    void splitsAndDenseCrossover() {
+        int hidden = 4096, ffn = 16384, sms = 132;
+        int splits = SparseMlp.fc2Splits(1, 1, hidden, 1664, sms);
+        org.junit.jupiter.api.Assertions.assertTrue(splits * hidden / SparseMlp.CHUNK >= 2 * sms, "batch 1: " + splits + " splits");
+        org.junit.jupiter.api.Assertions.assertTrue(1664 / splits >= 32, "batch 1: " + splits + " splits of 1664 neurons");
+        org.junit.jupiter.api.Assertions.assertEquals(1, SparseMlp.fc2Splits(64, 8, hidden, 100, sms), "too few neurons to split");
+        org.junit.jupiter.api.Assertions.assertTrue(SparseMlp.fasterThanDense(1, ffn, ffn));
+        org.junit.jupiter.api.Assertions.assertTrue(SparseMlp.fasterThanDense(16, 4096, ffn));
+        org.junit.jupiter.api.Assertions.assertFalse(SparseMlp.fasterThanDense(64, 12672, ffn), "OPT-6.7B batch 64 at density 0.77");
     }
 
     /**
@@ -141,6 +166,48 @@ class SparseMlpTest {
             FloatArray residual = Accuracy.randomFloats(random, c.batch() * c.hidden());
             assertClose(reference(c, layer, x, residual, chosen), sparseMlp(backend, c, layer, x, residual, chosen), Accuracy.F32,
                     "sparse MLP over the router's neurons " + what);
+        }
+    }
+
+    /**
+     * The router's second matrix and the batch aggregation in one pass ({@code MlpRouterScores.upSum*},
+     * batches up to 8) against float64: {@code sums[c] = sum_b f(low[b] . up[c])}, f = ReLU or softplus.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void routerUpProjectionAndBatchSumInOnePass(String name) {
+        routerUpSum(name, 1, 64, 1000, ElementType.F16, false);
+        routerUpSum(name, 3, 1032, 333, ElementType.F32, false);
+        routerUpSum(name, 8, 24, 517, ElementType.F16, true);
+        routerUpSum(name, 5, 256, 96, ElementType.F32, true);
+    }
+
+    static void routerUpSum(String name, int batch, int rank, int ffn, ElementType<?> type, boolean softplus) {
+        long seed = Accuracy.seed();
+        Random random = new Random(seed);
+        DeviceArray low = randomArray(random, type, batch * rank, 1);
+        DeviceArray up = randomArray(random, type, ffn * rank, (float) (2 / Math.sqrt(rank)));
+        double[] lv = values(low), uv = values(up), expected = new double[ffn];
+        for (int c = 0; c < ffn; c++) {
+            for (int b = 0; b < batch; b++) {
+                double z = 0;
+                for (int p = 0; p < rank; p++) z += lv[b * rank + p] * uv[c * rank + p];
+                expected[c] += softplus ? Math.log1p(Math.exp(z)) : Math.max(0, z);
+            }
+        }
+        String what = name + " batch " + batch + " rank " + rank + " ffn " + ffn + " " + type + (softplus ? " softplus" : " relu") + " seed=" + seed;
+        try (Backend backend = Backends.open(name)) {
+            Buffer<FloatArray> sums = poisoned(backend, ElementType.F32, ffn, "sums");
+            Grid grid = Grid.groups((ffn + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS);
+            TaskGraph g = new TaskGraph("routerUpSum");
+            var rule = constant(softplus ? 1 : 0);
+            if (type == ElementType.F16) {
+                g.kernel(MlpRouterScores::upSumF16, grid, cast(backend.upload(low, "low")), cast(backend.upload(up, "up")), sums, i32(rank), i32(ffn), constant(batch), rule);
+            } else {
+                g.kernel(MlpRouterScores::upSumF32, grid, cast(backend.upload(low, "low")), cast(backend.upload(up, "up")), sums, i32(rank), i32(ffn), constant(batch), rule);
+            }
+            SparseTesting.run(backend, g);
+            assertClose(expected, values(backend.read(sums)), Accuracy.F32, "router up + batch sum " + what);
         }
     }
 

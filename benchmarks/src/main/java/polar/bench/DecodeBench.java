@@ -325,7 +325,7 @@ public final class DecodeBench {
                 return;
             }
             LayerGraphBuilder builder = builders.builder();
-            if (!r.sparsity().dense()) row.put("mlp_sparse", LayerBuilders.sparseMlp(r.sparsity(), shape));
+            if (!r.sparsity().dense()) row.put("mlp_sparse", LayerBuilders.sparseMlp(r.sparsity(), shape, r.batch()));
             StepShape stepShape = new StepShape(StepShape.Kind.DECODE, r.batch(), r.batch(), partitions);
             long t0 = System.nanoTime();
             List<TaskGraph> graphs = builder.build(stepShape);
@@ -482,11 +482,11 @@ public final class DecodeBench {
     /** Owners of the attention kernels (dense and selective; their split-K combines included). */
     private static final Set<String> ATTENTION_KERNELS = Set.of("Attention", "SelectiveAttention");
 
-    /** Polar's routing work: router GEMMs, top-k, the MLP scores' batch sum. */
+    /** Polar's routing work: router GEMMs, top-k, the MLP scores' batch sum (or the fused up-projection and sum, {@code MlpRouterScores}). */
     private static boolean isRouterTask(Task task, LayerBuilders builders) {
         return switch (task) {
             case GemmTask g -> builders.isRouterWeight(g.b());
-            case KernelTask k -> k.kernel().owner().getSimpleName().equals("TopK") || k.kernel().name().equals("batchReluSum");
+            case KernelTask k -> Set.of("TopK", "MlpRouterScores").contains(k.kernel().owner().getSimpleName()) || k.kernel().name().equals("batchReluSum");
             default -> false;
         };
     }

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import polar.tornado.graph.Buffer;
+import polar.tornado.kernels.SparseMlp;
 import polar.tornado.layers.KvBuffers;
 import polar.tornado.layers.LayerGraphBuilder;
 import polar.tornado.layers.ModelBuffers;
@@ -32,16 +33,18 @@ import polar.tornado.types.IntArray;
  * <li>attention, layers 1 and up: router {@code [units, hidden]} (activation type, as the engine
  *     uploads it) and bias {@code [units]} float32, units = heads (MHA) or KV groups (GQA); the step
  *     runs its GEMM, bias and {@code TopK.small}, keeping {@link Sparsity#keptHeads} units per sequence;</li>
- * <li>MLP (ReLU models), layers 1 and up, unless the density is above {@link Sparsity#MLP_DENSE_ABOVE}:
- *     router {@code hidden -> r -> ffn} (down in the activation type, up float32, as
- *     {@link SparseMlpBuffers} takes them), batch ReLU-sum, {@code TopK.large} of
- *     {@link Sparsity#keptNeurons} neurons, gathered FC1 and FC2.</li>
+ * <li>MLP (ReLU models), layers 1 and up, unless the density is above {@link Sparsity#MLP_DENSE_ABOVE}
+ *     or the gathered MLP is slower than the dense one at this batch ({@link SparseMlp#fasterThanDense},
+ *     the rule the builder applies to an engine's table): router {@code hidden -> r -> ffn} (both in
+ *     the activation type, as {@link SparseMlpBuffers} takes them), batch ReLU-sum, {@code TopK.large}
+ *     of {@link Sparsity#keptNeurons} neurons, gathered FC1 and FC2 (split-K).</li>
  * </ul>
  * So the timed step does a real Polar step's work, and its selections are router-chosen over random
  * weights and random hidden states: valid (in range, distinct, ascending: {@code TopK}'s contract)
  * and different per sequence, which {@link #checkSelections} verifies after a run.
  *
- * <p>FC2 reads {@code W2t [ffn, hidden]}, the transposed down weight. Here it is the layer's own
+ * <p>FC2 reads {@code W2t [ffn, hidden]}, the transposed down weight (the engine uploads it in the
+ * weights' type: float16 on cuda). Here it is the layer's own
  * down buffer ({@code [hidden, ffn]}, same size and type) read as {@code [ffn, hidden]}: the weights
  * are random either way, the step reads the same bytes as from a transposed copy, and device memory
  * holds what a Polar engine that keeps only {@code W2t} would (OPT-6.7B at batch 64, context 1920
@@ -79,7 +82,7 @@ final class LayerBuilders implements AutoCloseable {
         Set<Buffer<?>> routers = new HashSet<>();
         try {
             SparseAttentionBuffers attention = s.heads() < 1 ? attention(backend, random, s, shape, precision, batch, owned, routers) : null;
-            SparseMlpBuffers mlp = sparseMlp(s, shape) ? mlp(backend, random, s, shape, precision, weights, batch, owned, routers) : null;
+            SparseMlpBuffers mlp = sparseMlp(s, shape, batch) ? mlp(backend, random, s, shape, precision, weights, batch, owned, routers) : null;
             if (attention != null) builder.withSparseAttention(attention);
             if (mlp != null) builder.withSparseMlp(mlp);
             return new LayerBuilders(backend, builder, attention, mlp, owned, routers);
@@ -89,9 +92,15 @@ final class LayerBuilders implements AutoCloseable {
         }
     }
 
-    /** Whether the row gathers MLP neurons: a ReLU model below the dense fallback density. */
-    static boolean sparseMlp(Sparsity s, TransformerShape shape) {
-        return shape.mlp() == TransformerShape.Mlp.RELU && s.keptNeurons(shape.ffn()) < shape.ffn();
+    /** Whether a row of {@code batch} sequences gathers MLP neurons: a ReLU model below the dense fallback density and the dense crossover. */
+    static boolean sparseMlp(Sparsity s, TransformerShape shape, int batch) {
+        return shape.mlp() == TransformerShape.Mlp.RELU && sparseMlp(s, shape.ffn(), batch);
+    }
+
+    /** Whether {@code batch} sequences gather neurons at {@code s}'s MLP density: below the dense fallback and {@link SparseMlp#fasterThanDense}. */
+    static boolean sparseMlp(Sparsity s, int ffn, int batch) {
+        int keep = s.keptNeurons(ffn);
+        return keep < ffn && SparseMlp.fasterThanDense(batch, keep, ffn);
     }
 
     /** Router units: query heads for MHA, KV groups for GQA (one per KV head either way). */
@@ -119,13 +128,13 @@ final class LayerBuilders implements AutoCloseable {
         int layers = shape.layers(), ffn = shape.ffn(), hidden = shape.hidden(), rank = StepBytes.routerRank(hidden);
         int keep = s.keptNeurons(ffn);
         List<Buffer<?>> down = new ArrayList<>(Collections.nCopies(layers, null));
-        List<Buffer<FloatArray>> up = new ArrayList<>(Collections.nCopies(layers, null));
+        List<Buffer<?>> up = new ArrayList<>(Collections.nCopies(layers, null));
         List<Buffer<?>> w2t = new ArrayList<>(Collections.nCopies(layers, null));
         int[] ranks = new int[layers];
         int[][] k = new int[layers][batch];
         for (int l = 1; l < layers; l++) {
             down.set(l, keep(owned, random.allocate(precision.activations(), (long) rank * hidden, "bench.mlpRouter" + l + ".down")));
-            up.set(l, keep(owned, random.allocate(ElementType.F32, (long) ffn * rank, "bench.mlpRouter" + l + ".up")));
+            up.set(l, keep(owned, random.allocate(precision.activations(), (long) ffn * rank, "bench.mlpRouter" + l + ".up")));
             routers.add(down.get(l));
             routers.add(up.get(l));
             w2t.set(l, weights.layers().get(l).down()); // [hidden, ffn] read as [ffn, hidden]: see the class comment
@@ -133,12 +142,12 @@ final class LayerBuilders implements AutoCloseable {
             Arrays.fill(k[l], keep);
         }
         return new SparseMlpBuffers(down, up, ranks, w2t, k, false,
-                keep(owned, backend.allocate(ElementType.F32, (long) batch * rank, "bench.mlpRouterLow")),
+                keep(owned, backend.allocate(precision.activations(), (long) batch * rank, "bench.mlpRouterLow")),
                 keep(owned, backend.allocate(ElementType.F32, (long) batch * ffn, "bench.mlpRouterScores")),
                 keep(owned, backend.allocate(ElementType.F32, ffn, "bench.mlpScoreSums")),
                 keep(owned, backend.allocate(ElementType.I32, keep, "bench.mlpActive")),
                 keep(owned, backend.allocate(ElementType.F32, (long) batch * keep, "bench.mlpH")),
-                keep(owned, backend.allocate(ElementType.F32, 1, "bench.mlpPartial")));
+                keep(owned, backend.allocate(ElementType.F32, SparseMlpBuffers.partialLength(hidden), "bench.mlpPartial")));
     }
 
     /** Device bytes {@link #create} allocates for a row (router weights and scratch), for the memory check. */
@@ -149,9 +158,10 @@ final class LayerBuilders implements AutoCloseable {
             int units = units(shape);
             bytes += layers * (units * hidden * act + 4L * units) + 4L * batch * units + 4L * batch * s.keptHeads(units);
         }
-        if (sparseMlp(s, shape)) {
+        if (sparseMlp(s, shape, batch)) {
             long ffn = shape.ffn(), rank = StepBytes.routerRank(shape.hidden()), keep = s.keptNeurons(shape.ffn());
-            bytes += layers * (rank * hidden * act + 4 * ffn * rank) + 4 * (batch * rank + batch * ffn + ffn + keep + batch * keep + 1);
+            bytes += layers * (rank * hidden + ffn * rank) * act + act * batch * rank
+                    + 4 * (batch * ffn + ffn + keep + batch * keep + SparseMlpBuffers.partialLength(shape.hidden()));
         }
         return bytes;
     }

@@ -35,7 +35,7 @@ import polar.tornado.types.IntArray;
  * router kernels. Medians of event-timed runs after warm-up; bandwidth counts the bytes that must
  * be read (cache of the attending units, selected weight rows).
  *
- * <p>Usage: {@code SparseKernelsBench [--backend cuda|opencl|jvm]}.
+ * <p>Usage: {@code SparseKernelsBench [--backend cuda|opencl|jvm] [--only attention,mlp,routers]}.
  */
 public final class SparseKernelsBench {
     private static final int WARMUP = 3;
@@ -44,6 +44,7 @@ public final class SparseKernelsBench {
 
     private final Backend backend;
     private final List<String> rows = new ArrayList<>();
+    private double copyGBps = Double.NaN;
     private int seed = 1;
 
     private SparseKernelsBench(Backend backend) {
@@ -53,25 +54,42 @@ public final class SparseKernelsBench {
 
     public static void main(String[] args) {
         String name = "cuda";
+        String parts = "attention,mlp,routers";
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--backend")) name = args[++i];
-            else throw new IllegalArgumentException("unknown argument " + args[i] + "; usage: SparseKernelsBench [--backend NAME]");
+            else if (args[i].equals("--only")) parts = args[++i];
+            else throw new IllegalArgumentException("unknown argument " + args[i] + "; usage: SparseKernelsBench [--backend NAME] [--only attention,mlp,routers]");
         }
         try (Backend backend = Backends.open(name)) {
             SparseKernelsBench bench = new SparseKernelsBench(backend);
             System.out.println("SparseKernelsBench on " + backend.name() + " (medians of " + REPEATS + " timed runs after " + WARMUP + " warm-ups)");
-            bench.attention("LLaMA-2-7B", 32, 1, 128, 16, 4096, new int[] {16, 32}, new int[] {256, 512, 1024});
-            bench.attention("LLaMA-3-8B", 8, 4, 128, 16, 4096, new int[] {5, 8}, new int[] {256, 512});
-            bench.attention("LLaMA-2-7B", 32, 1, 128, 64, 1024, new int[] {16, 32}, new int[] {256});
-            for (int batch : new int[] {1, 16, 64}) bench.mlp(4096, 16384, batch, new int[] {2048, 4096, 16384});
-            bench.routers();
+            bench.copyBandwidth();
+            if (parts.contains("attention")) {
+                double[] densities = {0.25, 0.5, 0.75, 1.0};
+                bench.attention("LLaMA-2-7B", 32, 1, 128, 16, 4096, densities, new int[] {256, 512, 1024});
+                bench.attention("LLaMA-3-8B", 8, 4, 128, 64, 4096, densities, new int[] {256, 512, 1024});
+                bench.attention("LLaMA-3-8B", 8, 4, 128, 16, 4096, new double[] {0.625}, new int[] {256, 512, 1024});
+                bench.attention("LLaMA-2-7B", 32, 1, 128, 64, 1024, new double[] {0.5}, new int[] {256});
+                // small batches: how many partitions fill the device
+                bench.attention("LLaMA-2-7B", 32, 1, 128, 1, 4096, new double[] {0.5}, new int[] {128, 256, 512});
+                bench.attention("LLaMA-2-7B", 32, 1, 128, 4, 4096, new double[] {0.5}, new int[] {128, 256, 512});
+                bench.attention("LLaMA-3-8B", 8, 4, 128, 4, 4096, new double[] {0.625}, new int[] {128, 256, 512});
+            }
+            if (parts.contains("mlp")) for (int batch : new int[] {1, 16, 64}) bench.mlp(4096, 16384, batch, new int[] {2048, 4096, 16384});
+            if (parts.contains("routers")) bench.routers();
             bench.rows.forEach(System.out::println);
         }
     }
 
     // ---- attention
 
-    void attention(String model, int kvHeads, int group, int headDim, int batch, int context, int[] ks, int[] partitionSizes) {
+    /**
+     * Dense and selective decode attention of one layer ({@code batch} sequences of {@code context}
+     * positions, float16 cache) at each split-K partition size: the attention kernel alone, and with
+     * its combine, against the copy bandwidth of this run for the K and V bytes of the attended units.
+     * Selective rows keep {@code densities} of the KV heads (random per sequence).
+     */
+    void attention(String model, int kvHeads, int group, int headDim, int batch, int context, double[] densities, int[] partitionSizes) {
         int heads = kvHeads * group, qDim = heads * headDim, kvDim = kvHeads * headDim, qkvDim = qDim + 2 * kvDim;
         int maxBlocks = context / BLOCK;
         long cacheElements = (long) batch * maxBlocks * BLOCK * kvDim;
@@ -98,17 +116,22 @@ public final class SparseKernelsBench {
         var partStats = backend.allocate(ElementType.F32, (long) batch * maxParts * heads * 2, "partStats");
         Arg<Float> scale = f32((float) (1 / Math.sqrt(headDim)));
         double denseBytes = 2.0 * cacheElements * 2;
+        row("%s attention, batch %d, context %d, float16 KV %.0f MB (K+V) a layer; copy %.0f GB/s:", model, batch, context, denseBytes / 1e6, copyGBps);
+        row("  %-10s %5s %6s %9s %9s %9s %9s %8s %8s", "", "units", "split", "MB read", "kernel ms", "of copy", "+combine", "of copy", "vs dense");
         for (int ps : partitionSizes) {
             int parts = context / ps;
             TaskGraph dense = new TaskGraph("dense");
             dense.kernel(Attention::pagedHalf, Grid.groups(kvHeads, batch, parts, Attention.THREADS), qkvB, k, v, tableB, seqB, posB, out,
                     partOut, partStats, i32(qkvDim), i32(maxBlocks), i32(ps), i32(parts), scale,
                     constant(headDim), constant(group), constant(kvHeads), constant(BLOCK));
-            if (parts > 1) dense.parallel(Attention::combineHalf, Grid.of(batch, qDim), partOut, partStats, posB, out,
-                    i32(batch), i32(heads), constant(headDim), i32(parts), i32(ps));
+            TaskGraph denseCombine = new TaskGraph("denseCombine");
+            denseCombine.kernel(Attention::combineHalf, Grid.groups(kvHeads, batch, Attention.combineThreads(group)), partOut, partStats, posB, out,
+                    i32(heads), constant(headDim), constant(group), i32(parts), i32(ps));
             double denseMs = medianMs(backend.compile(dense));
-            row("%s attention batch %d ctx %d, split %d: dense %.3f ms (%.0f GB/s)", model, batch, context, parts, denseMs, denseBytes / denseMs / 1e6);
-            for (int kk : ks) {
+            double denseTotal = denseMs + (parts > 1 ? medianMs(backend.compile(denseCombine)) : 0);
+            attentionRow("dense", kvHeads, kvHeads, parts, denseBytes, denseMs, denseTotal, denseTotal);
+            for (double density : densities) {
+                int kk = (int) Math.round(density * kvHeads);
                 IntArray selected = new IntArray(batch * kk);
                 for (int t = 0; t < batch; t++) {
                     int[] units = shuffled(random, kvHeads);
@@ -119,15 +142,35 @@ public final class SparseKernelsBench {
                 sparse.kernel(SelectiveAttention::pagedHalf, Grid.groups(kk, batch, parts, Attention.THREADS), qkvB, k, v, tableB, seqB, posB, selB,
                         out, partOut, partStats, i32(qkvDim), i32(maxBlocks), i32(ps), i32(parts), scale, i32(kk),
                         constant(headDim), constant(group), constant(kvHeads), constant(BLOCK));
-                if (parts > 1) sparse.parallel(SelectiveAttention::combineHalf, Grid.of(batch, kk * group * headDim), partOut, partStats, posB, selB,
-                        out, i32(batch), i32(kk), i32(heads), constant(headDim), i32(group), i32(parts), i32(ps));
+                TaskGraph sparseCombine = new TaskGraph("selectiveCombine");
+                sparseCombine.kernel(SelectiveAttention::combineHalf, Grid.groups(kk, batch, Attention.combineThreads(group)), partOut, partStats, posB, selB,
+                        out, i32(kk), i32(heads), constant(headDim), constant(group), i32(parts), i32(ps));
                 double ms = medianMs(backend.compile(sparse));
-                double bytes = denseBytes * kk / kvHeads;
-                row("    selective %d of %d units: %.3f ms (%.0f GB/s), %.2fx faster than dense", kk, kvHeads, ms, bytes / ms / 1e6, denseMs / ms);
+                double total = ms + (parts > 1 ? medianMs(backend.compile(sparseCombine)) : 0);
+                attentionRow(String.format(Locale.ROOT, "selective %.2f", density), kk, kvHeads, parts, denseBytes * kk / kvHeads, ms, total, denseTotal);
                 backend.free(selB);
             }
         }
         for (Buffer<?> b : List.of(k, v, qkvB, tableB, posB, seqB, out, partOut, partStats)) backend.free(b);
+    }
+
+    private void attentionRow(String what, int units, int kvHeads, int parts, double bytes, double kernelMs, double totalMs, double denseTotalMs) {
+        double gbps = bytes / kernelMs / 1e6, totalGbps = bytes / totalMs / 1e6;
+        row("  %-14s %2d/%-2d %6d %9.1f %9.3f %9.2f %9.3f %8.2f %7.2fx", what, units, kvHeads, parts, bytes / 1e6, kernelMs, gbps / copyGBps,
+                totalMs, totalGbps / copyGBps, denseTotalMs / totalMs);
+    }
+
+    /** Device-to-device copy of 1 GiB: read plus write bytes per second, the ceiling for streaming kernels. */
+    void copyBandwidth() {
+        long n = 1L << 29;
+        Buffer<HalfArray> src = randomHalves(n, "copy src");
+        Buffer<HalfArray> dst = backend.allocate(ElementType.F16, n, "copy dst");
+        TaskGraph g = new TaskGraph("copy");
+        g.copy(src, 0, dst, 0, n);
+        copyGBps = 2.0 * 2 * n / medianMs(backend.compile(g)) / 1e6;
+        row("device-to-device copy, 1 GiB: %.0f GB/s (read + write)", copyGBps);
+        backend.free(src);
+        backend.free(dst);
     }
 
     // ---- MLP

@@ -10,7 +10,9 @@ import polar.model.ModelConfig;
  *
  * <p>A Polar step ({@link LayerBuilders}) reads, in layers 1 and up: the K and V of the units each
  * sequence keeps, the MLP neurons the batch keeps (FC1 rows of W1 and their biases, rows of
- * {@code W2t}, in the weights' type; ReLU models only), and its routers. Layer 0 is dense.
+ * {@code W2t}, in the weights' type; ReLU models only, and only where the gathered MLP is faster
+ * than the dense one at this batch: {@code SparseMlp.fasterThanDense}, as the builder decides), and
+ * its routers (in the activations' type, which is the weights' here). Layer 0 is dense.
  *
  * @param weights projections, LM head, norms and biases, and the embedding rows gathered
  * @param kv      K and V of every attended position of every sequence, all layers
@@ -20,9 +22,6 @@ public record StepBytes(long weights, long kv, long routers) {
 
     /** Rank of the MLP router: hidden / 4 (1024 on 7B-class models, DESIGN.md). */
     static int routerRank(int hidden) { return hidden / 4; }
-
-    /** The MLP router's second matrix {@code [ffn, rank]} is float32 ({@code SparseMlpBuffers.routerUp}: its GEMM runs in float32). */
-    static final int ROUTER_UP_BYTES = 4;
 
     public long total() { return weights + kv + routers; }
 
@@ -34,8 +33,8 @@ public record StepBytes(long weights, long kv, long routers) {
     public static StepBytes of(ModelConfig c, int weightBytes, int kvBytes, int batch, int context, Sparsity s) {
         long h = c.hidden(), ffn = c.ffn();
         boolean relu = c.architecture() == Architecture.OPT;
-        // MLP sparsity gathers neurons of ReLU models only.
-        long neurons = relu ? s.keptNeurons(c.ffn()) : ffn;
+        // MLP sparsity gathers neurons of ReLU models only, and only where that beats the dense MLP at this batch.
+        long neurons = relu && LayerBuilders.sparseMlp(s, c.ffn(), batch) ? s.keptNeurons(c.ffn()) : ffn;
         long denseLayer = layerBytes(c, weightBytes, ffn);
         long sparseLayer = layerBytes(c, weightBytes, neurons);
         long head = (long) c.vocabSize() * h * weightBytes + (relu ? 2 : 1) * h * 4;
@@ -51,7 +50,7 @@ public record StepBytes(long weights, long kv, long routers) {
         if (s.heads() < 1) routers += (c.layers() - 1) * (h * units * weightBytes + units * 4L);
         if (neurons < ffn) {
             long r = routerRank(c.hidden());
-            routers += (c.layers() - 1) * (h * r * weightBytes + r * ffn * ROUTER_UP_BYTES);
+            routers += (c.layers() - 1) * (h * r + r * ffn) * weightBytes;
         }
         return new StepBytes(weights, kv, routers);
     }

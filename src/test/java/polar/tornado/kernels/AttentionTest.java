@@ -54,7 +54,8 @@ class AttentionTest {
             new Case(8, 2, 32, new int[] {1, 37, 300}, 4, 1, 1024),      // GQA prefill, several tiles, no split
             new Case(8, 2, 32, new int[] {1, 37, 300}, 1, 4, 80),        // GQA decode, split-K
             new Case(4, 4, 8, new int[] {5, 130}, 130, 1, 1024),         // MHA, tiny heads, every position queried
-            new Case(8, 1, 64, new int[] {200, 17}, 1, 3, 96));          // one KV head for 8 query heads, split-K
+            new Case(8, 1, 64, new int[] {200, 17}, 1, 3, 96),           // one KV head for 8 query heads, split-K
+            new Case(2, 1, 160, new int[] {40, 3}, 2, 1, 16));           // heads over two slices of 128; one partition covers all, whatever its size
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
@@ -140,7 +141,7 @@ class AttentionTest {
         Buffer<IntArray> histSeqBuffer = backend.upload(IntArray.of(histSeq), "histSeq"), histPosBuffer = backend.upload(IntArray.of(histPos), "histPos");
         Buffer<IntArray> qSeqBuffer = backend.upload(IntArray.of(qSeq), "qSeq");
         Grid writeGrid = Grid.of(total, kvDim), attentionGrid = Grid.groups(c.kvHeads, tokens, c.partitions, Attention.THREADS);
-        Grid combineGrid = Grid.of(tokens, qDim);
+        Grid combineGrid = Grid.groups(c.kvHeads, tokens, Attention.combineThreads(group));
         TaskGraph g = new TaskGraph("attention");
         if (half) {
             Buffer<HalfArray> kh = cast(k), vh = cast(v), oh = cast(out);
@@ -150,8 +151,8 @@ class AttentionTest {
                     i32(stride), i32(maxBlocks), i32(c.partitionSize), i32(c.partitions), f32((float) scale),
                     constant(c.headDim), constant(group), constant(c.kvHeads), constant(BLOCK));
             if (c.partitions > 1) {
-                g.parallel(Attention::combineHalf, combineGrid, partOut, partStats, queryPositions, oh,
-                        i32(tokens), i32(c.heads), constant(c.headDim), i32(c.partitions), i32(c.partitionSize));
+                g.kernel(Attention::combineHalf, combineGrid, partOut, partStats, queryPositions, oh,
+                        i32(c.heads), constant(c.headDim), constant(group), i32(c.partitions), i32(c.partitionSize));
             }
         } else {
             Buffer<FloatArray> kf = cast(k), vf = cast(v), of = cast(out);
@@ -161,8 +162,8 @@ class AttentionTest {
                     i32(stride), i32(maxBlocks), i32(c.partitionSize), i32(c.partitions), f32((float) scale),
                     constant(c.headDim), constant(group), constant(c.kvHeads), constant(BLOCK));
             if (c.partitions > 1) {
-                g.parallel(Attention::combine, combineGrid, partOut, partStats, queryPositions, of,
-                        i32(tokens), i32(c.heads), constant(c.headDim), i32(c.partitions), i32(c.partitionSize));
+                g.kernel(Attention::combine, combineGrid, partOut, partStats, queryPositions, of,
+                        i32(c.heads), constant(c.headDim), constant(group), i32(c.partitions), i32(c.partitionSize));
             }
         }
         run(backend, g);

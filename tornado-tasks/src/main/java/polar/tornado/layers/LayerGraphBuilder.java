@@ -45,6 +45,11 @@ public class LayerGraphBuilder {
     protected SparseAttentionBuffers sparseAttention;
     /** Polar Sparsity's MLP part (ReLU models), or null: dense. */
     protected SparseMlpBuffers sparseMlp;
+    /**
+     * SMs that FC2's split-K is sized for: the H100's 132. A device with fewer SMs just runs a few
+     * more work-groups per SM; the builder does not depend on the backend.
+     */
+    static final int FC2_MULTIPROCESSORS = 132;
 
     public LayerGraphBuilder(TransformerShape shape, Precision precision, ModelBuffers weights, KvBuffers kv, StepBuffers step,
                              int partitionSize) {
@@ -84,9 +89,10 @@ public class LayerGraphBuilder {
     }
 
     /**
-     * Adds Polar Sparsity's MLP to decode steps (ReLU models, layers >= 1 with a router and a k below
-     * ffn for the step's batch): router GEMMs, batch aggregation, {@code TopK.large}, {@code SparseMlp}
-     * FC1 and FC2. Set before the first {@link #build}.
+     * Adds Polar Sparsity's MLP to decode steps (ReLU models, layers >= 1 with a router and a k for
+     * the step's batch that {@link SparseMlpBuffers#k} keeps sparse): router GEMMs (at batch <= 8 the
+     * second one fused with the batch aggregation), {@code TopK.large}, {@code SparseMlp} FC1 and
+     * split-K FC2 + combine. Set before the first {@link #build}.
      */
     public LayerGraphBuilder withSparseMlp(SparseMlpBuffers sparse) {
         if (sparse != null && shape.mlp() != TransformerShape.Mlp.RELU) throw new IllegalArgumentException("the sparse MLP needs a ReLU model");
@@ -179,8 +185,9 @@ public class LayerGraphBuilder {
     /** Selective paged attention of the units in {@code selected} (zeros elsewhere), into {@code step.attn}. */
     protected void selectiveAttention(TaskGraph g, int l, StepShape s) {
         int t = s.tokens();
-        int p = s.partitions();
         int k = sparseAttention.k()[l];
+        Split split = Split.of(k, t, s.partitions(), partitionSize);
+        int p = split.partitions();
         Grid grid = Grid.groups(k, t, p, Attention.THREADS);
         float scale = (float) (1.0 / Math.sqrt(shape.headDim()));
         Buffer<?> kc = kv.keys().get(l), v = kv.values().get(l);
@@ -188,22 +195,22 @@ public class LayerGraphBuilder {
         if (half) {
             g.kernel(SelectiveAttention::pagedHalf, grid, step.qkv(), as(kc, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
                     step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F16), step.partOut(), step.partStats(),
-                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale), i32(k),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale), i32(k),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         } else {
             g.kernel(SelectiveAttention::paged, grid, step.qkv(), as(kc, ElementType.F32), as(v, ElementType.F32), kv.blockTable(), step.tokenSeq(),
                     step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(),
-                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale), i32(k),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale), i32(k),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         }
         if (p > 1) {
-            Grid cells = Grid.of(t, k * shape.group() * shape.headDim());
+            Grid cells = Grid.groups(k, t, Attention.combineThreads(shape.group()));
             if (half) {
-                g.parallel(SelectiveAttention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
-                        as(step.attn(), ElementType.F16), i32(t), i32(k), i32(shape.heads()), constant(shape.headDim()), i32(shape.group()), i32(p), i32(partitionSize));
+                g.kernel(SelectiveAttention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
+                        as(step.attn(), ElementType.F16), i32(k), i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
             } else {
-                g.parallel(SelectiveAttention::combine, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
-                        as(step.attn(), ElementType.F32), i32(t), i32(k), i32(shape.heads()), constant(shape.headDim()), i32(shape.group()), i32(p), i32(partitionSize));
+                g.kernel(SelectiveAttention::combine, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
+                        as(step.attn(), ElementType.F32), i32(k), i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
             }
         }
     }
@@ -215,7 +222,8 @@ public class LayerGraphBuilder {
             return;
         }
         int t = s.tokens();
-        int p = s.partitions();
+        Split split = Split.of(shape.kvHeads(), t, s.partitions(), partitionSize);
+        int p = split.partitions();
         Grid grid = Grid.groups(shape.kvHeads(), t, p, Attention.THREADS);
         float scale = (float) (1.0 / Math.sqrt(shape.headDim()));
         Buffer<?> k = kv.keys().get(l), v = kv.values().get(l);
@@ -223,23 +231,46 @@ public class LayerGraphBuilder {
         if (half) {
             g.kernel(Attention::pagedHalf, grid, step.qkv(), as(k, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
                     step.positions(), as(step.attn(), ElementType.F16), step.partOut(), step.partStats(),
-                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         } else {
             g.kernel(Attention::paged, grid, step.qkv(), as(k, ElementType.F32), as(v, ElementType.F32), kv.blockTable(), step.tokenSeq(),
                     step.positions(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(),
-                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(partitionSize), i32(p), f32(scale),
+                    i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         }
         if (p > 1) {
-            Grid cells = Grid.of(t, shape.qDim());
+            Grid cells = Grid.groups(shape.kvHeads(), t, Attention.combineThreads(shape.group()));
             if (half) {
-                g.parallel(Attention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F16),
-                        i32(t), i32(shape.heads()), constant(shape.headDim()), i32(p), i32(partitionSize));
+                g.kernel(Attention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F16),
+                        i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
             } else {
-                g.parallel(Attention::combine, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F32),
-                        i32(t), i32(shape.heads()), constant(shape.headDim()), i32(p), i32(partitionSize));
+                g.kernel(Attention::combine, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F32),
+                        i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
             }
+        }
+    }
+
+    /**
+     * Split-K partitions of one attention launch. The step shape asks for {@code partitions} of
+     * {@code size} positions (enough for its longest sequence); where that makes many more
+     * work-groups than the device runs at once, neighbouring partitions merge (up to
+     * {@link #MAX_MERGED_PARTITION} positions each) while at least {@link #TARGET_GROUPS} work-groups
+     * remain: fewer partials to write and combine, fewer work-group tails. The merged split covers
+     * the same positions.
+     */
+    public record Split(int partitions, int size) {
+        /** Work-groups (units x tokens x partitions) that keep an H100's 132 SMs busy through a launch's tail. */
+        public static final int TARGET_GROUPS = 1024;
+        public static final int MAX_MERGED_PARTITION = 1024;
+
+        public static Split of(int units, int tokens, int partitions, int size) {
+            int p = partitions, merged = size;
+            while (p > 1 && merged * 2 <= MAX_MERGED_PARTITION && (long) units * tokens * ((p + 1) / 2) >= TARGET_GROUPS) {
+                p = (p + 1) / 2;
+                merged *= 2;
+            }
+            return new Split(p, merged);
         }
     }
 
@@ -284,23 +315,35 @@ public class LayerGraphBuilder {
         LayerBuffers w = weights.layers().get(l);
         int ffn = shape.ffn(), hidden = shape.hidden(), r = sp.rank()[l];
         g.gemm(step.normed(), 0, sp.routerDown().get(l), 0, sp.low(), 0, t, r, hidden, 1f, 0f);
-        g.gemm(sp.low(), 0, sp.routerUp().get(l), 0, sp.scores(), 0, t, ffn, r, 1f, 0f);
-        if (sp.softplus()) g.parallel(MlpRouterScores::batchSoftplusSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
-        else g.parallel(SparseMlp::batchReluSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
-        g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), sp.sums(), sp.active(), i32(ffn), i32(k));
+        Buffer<?> up = sp.routerUp().get(l);
+        if (t <= SparseMlp.MAX_BATCH_TILE && r % SparseMlp.HIDDEN_MULTIPLE == 0) {
+            // small batch: the second router matrix as a GEMV at the bytes bound, aggregated over the batch in the same pass
+            Grid grid = Grid.groups((ffn + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS);
+            int rule = sp.softplus() ? 1 : 0;
+            if (up.type() == ElementType.F16) g.kernel(MlpRouterScores::upSumF16, grid, as(sp.low(), ElementType.F16), as(up, ElementType.F16), sp.sums(), i32(r), i32(ffn), constant(t), constant(rule));
+            else g.kernel(MlpRouterScores::upSumF32, grid, as(sp.low(), ElementType.F32), as(up, ElementType.F32), sp.sums(), i32(r), i32(ffn), constant(t), constant(rule));
+        } else {
+            g.gemm(sp.low(), 0, up, 0, sp.scores(), 0, t, ffn, r, 1f, 0f);
+            if (sp.softplus()) g.parallel(MlpRouterScores::batchSoftplusSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
+            else g.parallel(SparseMlp::batchReluSum, Grid.of(ffn), sp.scores(), sp.sums(), i32(t), i32(ffn));
+        }
+        g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), sp.sums(), sp.active(), constant(ffn), i32(k)); // n constant: keys in registers
         int tile = Math.min(SparseMlp.MAX_BATCH_TILE, t);
         int batchTiles = (t + tile - 1) / tile;
         Grid fc1 = Grid.groups(batchTiles, (k + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS);
-        Grid fc2 = Grid.groups(batchTiles, (hidden + SparseMlp.CHUNK - 1) / SparseMlp.CHUNK, 1, SparseMlp.THREADS);
         boolean halfX = step.normed().type() == ElementType.F16, halfW = w.up().type() == ElementType.F16;
         Buffer<?> x = step.normed(), w1 = w.up();
         if (halfX && halfW) g.kernel(SparseMlp::fc1F16F16, fc1, as(x, ElementType.F16), as(w1, ElementType.F16), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
         else if (halfX) g.kernel(SparseMlp::fc1F16F32, fc1, as(x, ElementType.F16), as(w1, ElementType.F32), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
         else if (halfW) g.kernel(SparseMlp::fc1F32F16, fc1, as(x, ElementType.F32), as(w1, ElementType.F16), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
         else g.kernel(SparseMlp::fc1F32F32, fc1, as(x, ElementType.F32), as(w1, ElementType.F32), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
+        // FC2 split-K over the neurons (as many splits as fill the GPU and fit the partials), then the deterministic combine.
+        int splits = Math.max(1, Math.min(SparseMlp.fc2Splits(t, tile, hidden, k, FC2_MULTIPROCESSORS), (int) (sp.partial().length() / ((long) t * hidden))));
+        Grid fc2 = Grid.groups(batchTiles, (hidden + SparseMlp.CHUNK - 1) / SparseMlp.CHUNK, splits, SparseMlp.THREADS);
         Buffer<?> w2t = sp.w2t().get(l);
-        if (w2t.type() == ElementType.F16) g.kernel(SparseMlp::fc2F16, fc2, sp.h(), as(w2t, ElementType.F16), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(1), constant(tile));
-        else g.kernel(SparseMlp::fc2F32, fc2, sp.h(), as(w2t, ElementType.F32), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(1), constant(tile));
+        if (w2t.type() == ElementType.F16) g.kernel(SparseMlp::fc2F16, fc2, sp.h(), as(w2t, ElementType.F16), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
+        else g.kernel(SparseMlp::fc2F32, fc2, sp.h(), as(w2t, ElementType.F32), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
+        if (splits > 1) g.parallel(SparseMlp::fc2Combine, Grid.of(hidden, t), sp.partial(), w.downBias(), step.x(), i32(t), i32(hidden), i32(splits));
     }
 
     /** Writes the step's new K and V of layer {@code l} into the paged cache. */

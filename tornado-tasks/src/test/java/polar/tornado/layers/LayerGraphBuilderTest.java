@@ -70,6 +70,21 @@ class LayerGraphBuilderTest {
     }
 
     @Test
+    void splitKMergesPartitionsOnlyWhereManyWorkGroupsRemain() {
+        // LLaMA-2-7B decode, batch 16, context 4096: 32 x 16 x 16 = 8192 work-groups -> 4 partitions of 1024 positions
+        assertEquals(new LayerGraphBuilder.Split(4, 1024), LayerGraphBuilder.Split.of(32, 16, 16, 256));
+        // LLaMA-3-8B, batch 16: 8 x 16 x 16 = 2048 -> 8 of 512
+        assertEquals(new LayerGraphBuilder.Split(8, 512), LayerGraphBuilder.Split.of(8, 16, 16, 256));
+        // batch 1: 512 work-groups, too few to merge
+        assertEquals(new LayerGraphBuilder.Split(16, 256), LayerGraphBuilder.Split.of(32, 1, 16, 256));
+        // an odd count still covers every position the step asked for
+        LayerGraphBuilder.Split odd = LayerGraphBuilder.Split.of(64, 64, 5, 256);
+        assertEquals(new LayerGraphBuilder.Split(2, 1024), odd);
+        assertTrue(odd.partitions() * odd.size() >= 5 * 256);
+        assertEquals(new LayerGraphBuilder.Split(1, 256), LayerGraphBuilder.Split.of(64, 64, 1, 256));
+    }
+
+    @Test
     void llamaLayerPrefill() {
         List<TaskGraph> graphs = builder(LLAMA, Precision.FLOAT32, 1).build(new StepShape(StepShape.Kind.PREFILL, 8, 2, 1));
         assertEquals(LLAMA.layers() + 2, graphs.size());
