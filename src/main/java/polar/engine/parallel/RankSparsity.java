@@ -9,6 +9,7 @@ import polar.engine.sparsity.PolarSparsity;
 import polar.engine.sparsity.RouterWeights;
 import polar.model.Model;
 import polar.tornado.graph.Buffer;
+import polar.tornado.layers.ModelBuffers;
 import polar.tornado.layers.Precision;
 import polar.tornado.layers.SparseAttentionBuffers;
 import polar.tornado.layers.SparseMlpBuffers;
@@ -28,7 +29,7 @@ import polar.tornado.types.HalfArray;
  *       {@code [firstUnit, firstUnit + units)}, at most {@code min(k, units)} of them per token
  *       (the rank's share of the selection, padded; see {@link polar.tornado.kernels.RankKernels#localize}).</li>
  *   <li>MLP (ReLU models): the router's first matrix whole, its second one's rows of the rank's
- *       neurons, and the rank's down projection transposed; each rank takes the top
+ *       neurons (both in the activations' type), and the rank's down projection transposed (in the weights' type); each rank takes the top
  *       {@code ceil(k / ranks)} of its own neurons (k split by rank), over the batch as on one device.</li>
  * </ul>
  */
@@ -44,38 +45,39 @@ final class RankSparsity implements AutoCloseable {
     final SparseMlpBuffers mlp;
 
     /**
+     * @param weights    the rank's weights on its device
      * @param rankModel  the rank's share of the model ({@link Sharding#rank})
      * @param shape      the rank's transformer shape
      * @param maxTokens  tokens of the largest step
      */
-    RankSparsity(Backend backend, Precision precision, PolarSparsity sparsity, Model rankModel, TransformerShape shape, int rank, int ranks,
-                 int maxTokens, int maxSequences) {
+    RankSparsity(Backend backend, Precision precision, ModelBuffers weights, PolarSparsity sparsity, Model rankModel, TransformerShape shape,
+                 int rank, int ranks, int maxTokens, int maxSequences) {
         this.backend = backend;
         try {
             int units = sparsity.plan().units(), localUnits = units / ranks;
             this.firstUnit = rank * localUnits;
-            List<Buffer<?>> weights = new ArrayList<>();
+            List<Buffer<?>> routers = new ArrayList<>();
             List<Buffer<FloatArray>> biases = new ArrayList<>();
             int layers = shape.layers();
             int[] k = new int[layers], kLocal = new int[layers];
             for (int l = 0; l < layers; l++) {
                 RouterWeights.AttentionRouter r = sparsity.routesAttention(l) ? sparsity.routers().attention(l) : null;
-                weights.add(r == null ? null : own(upload(r.weight(), precision.activations(), "router" + l + ".weight")));
+                routers.add(r == null ? null : own(upload(r.weight(), precision.activations(), "router" + l + ".weight")));
                 biases.add(r == null ? null : own(backend.upload(FloatArray.of(r.bias()), "router" + l + ".bias")));
                 k[l] = r == null ? 0 : sparsity.plan().attnK(l);
                 kLocal[l] = Math.min(k[l], localUnits);
             }
-            if (weights.stream().allMatch(w -> w == null)) {
+            if (routers.stream().allMatch(w -> w == null)) {
                 routing = attention = null;
             } else {
                 int maxK = Math.max(1, Arrays.stream(k).max().orElse(1));
-                routing = new SparseAttentionBuffers(units, weights, biases, k,
+                routing = new SparseAttentionBuffers(units, routers, biases, k,
                         own(backend.allocate(ElementType.F32, (long) maxTokens * units, "tp.routerScores")),
                         own(backend.allocate(ElementType.I32, (long) maxTokens * maxK, "tp.selected")));
-                attention = new SparseAttentionBuffers(localUnits, weights, biases, kLocal, routing.scores(),
+                attention = new SparseAttentionBuffers(localUnits, routers, biases, kLocal, routing.scores(),
                         own(backend.allocate(ElementType.I32, (long) maxTokens * Math.min(maxK, localUnits), "tp.localSelected")));
             }
-            this.mlp = mlp(precision, sparsity, rankModel, shape, rank, ranks, maxTokens, maxSequences);
+            this.mlp = mlp(precision, weights, sparsity, rankModel, shape, rank, ranks, maxTokens, maxSequences);
         } catch (RuntimeException | Error e) {
             close();
             throw e;
@@ -83,12 +85,12 @@ final class RankSparsity implements AutoCloseable {
     }
 
     /** The rank's sparse MLP, or null where every layer's MLP stays dense (as {@link polar.engine.Engine} decides on one device). */
-    private SparseMlpBuffers mlp(Precision precision, PolarSparsity sparsity, Model rankModel, TransformerShape shape, int rank, int ranks, int maxTokens, int maxSequences) {
+    private SparseMlpBuffers mlp(Precision precision, ModelBuffers weights, PolarSparsity sparsity, Model rankModel, TransformerShape shape,
+                                 int rank, int ranks, int maxTokens, int maxSequences) {
         MlpTable table = sparsity.plan().mlp();
         if (table == null || shape.mlp() != TransformerShape.Mlp.RELU) return null;
         int layers = shape.layers(), ffn = shape.ffn(), hidden = shape.hidden();
-        List<Buffer<?>> down = new ArrayList<>(), w2t = new ArrayList<>();
-        List<Buffer<FloatArray>> up = new ArrayList<>();
+        List<Buffer<?>> down = new ArrayList<>(), up = new ArrayList<>(), w2t = new ArrayList<>();
         int[] lowRank = new int[layers];
         int[][] k = new int[layers][maxSequences];
         int maxRank = 1;
@@ -111,23 +113,23 @@ final class RankSparsity implements AutoCloseable {
             maxRank = Math.max(maxRank, r.rank());
             down.add(own(upload(r.down(), precision.activations(), "mlpRouter" + l + ".down")));
             float[] rows = Arrays.copyOfRange(r.up(), rank * ffn * r.rank(), (rank + 1) * ffn * r.rank()); // [ffn, rank] rows of this rank's neurons
-            up.add(own(backend.upload(FloatArray.of(rows), "mlpRouter" + l + ".up")));
+            up.add(own(upload(rows, precision.activations(), "mlpRouter" + l + ".up")));
             float[] w2 = rankModel.weights().layers().get(l).down().toFloatArray(); // [hidden, ffn]
             float[] t = new float[w2.length];
             for (int row = 0; row < hidden; row++) for (int c = 0; c < ffn; c++) t[c * hidden + row] = w2[row * ffn + c];
-            w2t.add(own(backend.upload(FloatArray.of(t), "layer" + l + ".w2t")));
+            w2t.add(own(upload(t, weights.layers().get(l).down().type(), "layer" + l + ".w2t"))); // [ffn, hidden], in the device weights' type
         }
         if (!any) return null;
         return new SparseMlpBuffers(down, up, lowRank, w2t, k, table.score() == MlpScore.SOFTPLUS_SUM,
-                own(backend.allocate(ElementType.F32, (long) maxTokens * maxRank, "tp.mlpRouterLow")),
+                own(backend.allocate(precision.activations(), (long) maxTokens * maxRank, "tp.mlpRouterLow")),
                 own(backend.allocate(ElementType.F32, (long) maxTokens * ffn, "tp.mlpRouterScores")),
                 own(backend.allocate(ElementType.F32, ffn, "tp.mlpScoreSums")),
                 own(backend.allocate(ElementType.I32, ffn, "tp.mlpActive")),
                 own(backend.allocate(ElementType.F32, (long) maxTokens * ffn, "tp.mlpH")),
-                own(backend.allocate(ElementType.F32, 1, "tp.mlpPartial")));
+                own(backend.allocate(ElementType.F32, SparseMlpBuffers.partialLength(hidden), "tp.mlpPartial")));
     }
 
-    /** A router's first matrix in the GEMM input type of the activations it multiplies (cuBLAS needs one type). */
+    /** {@code values} as float16 or float32 ({@code type}): router matrices in the activations' GEMM type (cuBLAS multiplies one type), w2t in the weights'. */
     private Buffer<?> upload(float[] values, ElementType<?> type, String label) {
         if (type == ElementType.F16) {
             HalfArray h = new HalfArray(values.length);

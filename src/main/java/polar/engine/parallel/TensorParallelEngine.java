@@ -94,7 +94,7 @@ public final class TensorParallelEngine implements BatchEngine {
                 made.add(new Engine(rank, shard, options.withSparsity(null), (shape, precision, weights, kv, step, partitionSize) -> {
                     LayerGraphBuilder inner;
                     if (sparsity != null) {
-                        RankSparsity buffers = new RankSparsity(rank, precision, sparsity, shard, shape, index, n, step.maxTokens(), options.maxSequences());
+                        RankSparsity buffers = new RankSparsity(rank, precision, weights, sparsity, shard, shape, index, n, step.maxTokens(), options.maxSequences());
                         rankSparsity.add(buffers);
                         inner = new RankSparseBuilder(shape, precision, weights, kv, step, partitionSize, buffers);
                     } else {
