@@ -1,6 +1,5 @@
 package polar.model;
 
-import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -90,13 +89,14 @@ public final class Sampler {
         return sortByLogitDescending(idx, logits, offset);
     }
 
+    /** Sorts {@code idx} in place, most likely first (ties: lower index first): heapsort, the worst token leaving the heap's root for the end. */
     private static int[] sortByLogitDescending(int[] idx, float[] logits, int offset) {
-        return Arrays.stream(idx).boxed()
-                .sorted((a, b) -> {
-                    int c = Float.compare(logits[offset + b], logits[offset + a]);
-                    return c != 0 ? c : Integer.compare(a, b);
-                })
-                .mapToInt(Integer::intValue).toArray();
+        for (int i = 1; i < idx.length; i++) siftUp(idx, i, logits, offset);
+        for (int end = idx.length - 1; end > 0; end--) {
+            int t = idx[0]; idx[0] = idx[end]; idx[end] = t;
+            siftDown(idx, end, logits, offset);
+        }
+        return idx;
     }
 
     /** The indices of the k largest logits (unordered), with a min-heap of size k. */
@@ -112,10 +112,10 @@ public final class Sampler {
         return heap;
     }
 
-    /** Whether token a ranks below token b (lower logit, or equal logit and higher index). */
+    /** Whether token a ranks below token b (lower logit, -0 below +0, or equal logit and higher index). */
     private static boolean worse(int a, int b, float[] logits, int offset) {
-        float la = logits[offset + a], lb = logits[offset + b];
-        return la < lb || (la == lb && a > b);
+        int c = Float.compare(logits[offset + a], logits[offset + b]);
+        return c < 0 || (c == 0 && a > b);
     }
 
     private static void siftUp(int[] h, int i, float[] logits, int offset) {

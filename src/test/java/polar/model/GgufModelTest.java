@@ -24,22 +24,8 @@ class GgufModelTest {
     @Test
     void loadsStories260K() throws Exception {
         Model m = ModelLoader.load(SharedAssets.require("models/stories260K.gguf"));
-        ModelConfig c = m.config();
-        assertEquals(Architecture.LLAMA, c.architecture());
-        assertEquals(512, c.vocabSize());
-        assertEquals(64, c.hidden());
-        assertEquals(5, c.layers());
-        assertEquals(8, c.heads());
-        assertEquals(4, c.kvHeads());
-        assertEquals(8, c.headDim());
-        assertEquals(8, c.ropeDims());
-        assertEquals(172, c.ffn());
-        assertEquals(2048, c.maxPositions());
-        assertEquals(10000f, c.ropeTheta());
-        assertEquals(1e-5f, c.normEps());
-        assertFalse(c.tiedEmbeddings());
-        assertEquals(1, c.bosId());
-        assertArrayEquals(new int[] {2}, c.eosIds());
+        ModelLoaderTest.assertConfig(new ModelConfig(Architecture.LLAMA, 512, 64, 5, 8, 4, 8, 172, 2048, 1e-5f, 10000f, null, 8, 0, false, 1, new int[] {2}),
+                m.config());
         LayerWeights l = m.weights().layers().get(0);
         assertArrayEquals(new long[] {64, 64}, l.wq().shape());
         assertArrayEquals(new long[] {32, 64}, l.wk().shape());

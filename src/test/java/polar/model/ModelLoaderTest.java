@@ -2,7 +2,9 @@ package polar.model;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import java.lang.reflect.RecordComponent;
 import java.nio.file.Path;
+import java.util.Objects;
 import org.junit.jupiter.api.Test;
 import polar.formats.DType;
 
@@ -12,22 +14,8 @@ class ModelLoaderTest {
     @Test
     void loadsTinyLlama() throws Exception {
         Model m = ModelLoader.load(SharedAssets.require("models/tiny-llama"));
-        ModelConfig c = m.config();
-        assertEquals(Architecture.LLAMA, c.architecture());
-        assertEquals(4096, c.vocabSize());
-        assertEquals(256, c.hidden());
-        assertEquals(6, c.layers());
-        assertEquals(8, c.heads());
-        assertEquals(4, c.kvHeads());
-        assertEquals(32, c.headDim());
-        assertEquals(704, c.ffn());
-        assertEquals(10000f, c.ropeTheta());
-        assertEquals(32, c.ropeDims());
-        assertEquals(1e-5f, c.normEps());
-        assertNull(c.ropeScaling());
-        assertFalse(c.tiedEmbeddings());
-        assertEquals(0, c.bosId());
-        assertArrayEquals(new int[] {1}, c.eosIds());
+        assertConfig(new ModelConfig(Architecture.LLAMA, 4096, 256, 6, 8, 4, 32, 704, 1024, 1e-5f, 10000f, null, 32, 0, false, 0, new int[] {1}),
+                m.config());
         ModelWeights w = m.weights();
         assertEquals(6, w.layers().size());
         assertNotSame(w.tokenEmbedding(), w.lmHead());
@@ -44,17 +32,8 @@ class ModelLoaderTest {
     @Test
     void loadsTinyOpt() throws Exception {
         Model m = ModelLoader.load(SharedAssets.require("models/tiny-opt"));
-        ModelConfig c = m.config();
-        assertEquals(Architecture.OPT, c.architecture());
-        assertEquals(8, c.heads());
-        assertEquals(8, c.kvHeads());
-        assertEquals(32, c.headDim());
-        assertEquals(1024, c.ffn());
-        assertEquals(2, c.positionOffset());
-        assertEquals(1024, c.maxPositions());
-        assertTrue(c.tiedEmbeddings());
-        assertEquals(2, c.bosId());
-        assertArrayEquals(new int[] {2}, c.eosIds());
+        assertConfig(new ModelConfig(Architecture.OPT, 4096, 256, 6, 8, 8, 32, 1024, 1024, 1e-5f, 0f, null, 0, 2, true, 2, new int[] {2}),
+                m.config());
         ModelWeights w = m.weights();
         assertSame(w.tokenEmbedding(), w.lmHead());
         assertArrayEquals(new long[] {1026, 256}, w.positionEmbedding().shape());
@@ -66,6 +45,14 @@ class ModelLoaderTest {
         assertArrayEquals(new long[] {256, 1024}, l.down().shape());
         assertNotNull(l.bo());
         assertNotNull(l.attnNormBias());
+    }
+
+    /** Every field of {@code actual} equals {@code expected}'s (arrays by content), each mismatch named. */
+    static void assertConfig(ModelConfig expected, ModelConfig actual) throws ReflectiveOperationException {
+        for (RecordComponent field : ModelConfig.class.getRecordComponents()) {
+            Object e = field.getAccessor().invoke(expected), a = field.getAccessor().invoke(actual);
+            assertTrue(Objects.deepEquals(e, a), () -> field.getName() + ": expected " + Objects.toString(e) + " but was " + Objects.toString(a) + " in " + actual);
+        }
     }
 
     @Test

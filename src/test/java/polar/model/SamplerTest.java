@@ -82,6 +82,18 @@ class SamplerTest {
         assertTrue(wider[0] > 0);
     }
 
+    /** Ties at the nucleus's edge go to the lower indices: of 300 equally likely tokens, top-p 0.5 keeps the first 150 or so. */
+    @Test
+    void topPBreaksTiesByIndex() {
+        float[] l = new float[600];
+        for (int i = 0; i < l.length; i++) l[i] = i % 2 == 0 ? 0f : -10f; // the tied tokens are the even ones
+        int[] c = counts(new Sampler(1, 0, 0.5f, 3), l, 20_000);
+        int highest = 0;
+        for (int i = 0; i < l.length; i++) if (c[i] > 0) highest = i;
+        assertTrue(highest >= 2 * 140 && highest <= 2 * 151, "the nucleus is the first ~150 tied tokens by index, drawn up to " + highest);
+        for (int i = 1; i < l.length; i += 2) assertEquals(0, c[i], "unlikely token " + i);
+    }
+
     @Test
     void nanLogitsAreRejected() {
         float[] l = {1, Float.NaN, 0};

@@ -28,6 +28,7 @@ import polar.tornado.graph.KernelRef;
 import polar.tornado.graph.KernelTask;
 import polar.tornado.graph.Task;
 import polar.tornado.graph.TaskGraph;
+import polar.tornado.kernels.SkinnyGemm;
 import polar.tornado.runtime.Backend;
 import polar.tornado.runtime.Executable;
 import polar.tornado.types.DeviceArray;
@@ -37,7 +38,8 @@ import polar.tornado.types.ElementType;
  * The {@code cuda} backend: one device's primary context and one stream, everything through FFM.
  * Kernels are translated from Java to CUDA C ({@link KernelCompiler}), compiled by {@link Nvrtc}
  * for the device's architecture and loaded once per (kernel, constants); GEMMs go to
- * {@link Cublas}; a compiled run is a fixed list of {@code cuLaunchKernel} / cuBLAS / copy calls
+ * {@link Cublas} (those of few rows to {@link SkinnyGemm}); a compiled run is a fixed list of
+ * {@code cuLaunchKernel} / cuBLAS / copy calls
  * whose arguments were packed into native memory at compile time. {@link #capture} records a run
  * as a CUDA graph.
  *
@@ -68,6 +70,11 @@ public final class CudaBackend implements Backend {
     private final Set<CudaBuffer<?>> liveBuffers = Collections.newSetFromMap(new IdentityHashMap<>());
     private final List<Arena> executableArenas = new ArrayList<>();
     private final List<MemorySegment> graphExecs = new ArrayList<>();
+    /**
+     * GEMMs of at most this many rows of A (decode batches) that {@link SkinnyGemm} takes run as
+     * that kernel instead of cuBLAS; {@code -Dpolar.cuda.skinnyGemm=0} sends every GEMM to cuBLAS.
+     */
+    private final int skinnyGemmMaxM = Integer.getInteger("polar.cuda.skinnyGemm", SkinnyGemm.MAX_M);
     private Cublas cublas;
     private long cublasWorkspace;
     private boolean closed;
@@ -297,6 +304,7 @@ public final class CudaBackend implements Backend {
                     }
                     steps.add(switch (task) {
                         case KernelTask k -> launch(k, arena);
+                        case GemmTask g when SkinnyGemm.supports(g, skinnyGemmMaxM) -> launch(SkinnyGemm.launch(g), arena);
                         case GemmTask g -> gemm(g);
                         case CopyTask c -> copy(c);
                     });

@@ -3,7 +3,13 @@ package polar.runtime.jvm;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
 import polar.tornado.KernelContext;
@@ -15,7 +21,9 @@ import polar.tornado.graph.KernelRef;
 /**
  * One launch of a Java kernel in this JVM, with its arguments bound once at compile time.
  *
- * <p>A {@code @Parallel} kernel is called once: its loops run as written. A {@code KernelContext}
+ * <p>A {@code @Parallel} kernel is called once, its loops as written, when its grid is small
+ * (below {@link #SERIAL_BELOW} work-items); above, its outermost loops are split over the cores
+ * ({@link ParallelSlices}), one slice per core, each iteration computed exactly as serially. A {@code KernelContext}
  * kernel runs its work-groups in parallel over the cores. Within a group, a kernel without
  * barriers or warp operations runs its work-items one after another; any other runs each
  * work-item as a virtual thread, so barriers hold exactly as on a GPU.
@@ -24,6 +32,7 @@ final class KernelLaunch implements Runnable {
     private final KernelRef kernel;
     private final Grid grid;
     private final MethodHandle bound; // ()void for @Parallel kernels, (KernelContext)void otherwise
+    private final MethodHandle sliced; // ()void running the calling thread's slice; null: serial only
     private final boolean cooperative;
     private final boolean reuseContext;
     private final int lx, ly, lz, gx, gy, items;
@@ -40,6 +49,8 @@ final class KernelLaunch implements Runnable {
             MethodHandle handle = MethodHandles.lookup().unreflect(kernel.method()); // KernelRef made it accessible
             MethodHandle withArgs = MethodHandles.insertArguments(handle, kernel.usesContext() ? 1 : 0, arguments);
             this.bound = withArgs.asType(kernel.usesContext() ? MethodType.methodType(void.class, KernelContext.class) : MethodType.methodType(void.class));
+            MethodHandle slices = kernel.usesContext() || (long) grid.global(0) * grid.global(1) * grid.global(2) < SERIAL_BELOW || SLICES < 2 ? null : ParallelSlices.sliced(kernel);
+            this.sliced = slices == null ? null : MethodHandles.insertArguments(slices, 0, arguments).asType(MethodType.methodType(void.class));
         } catch (IllegalAccessException | ClassCastException e) {
             throw new IllegalArgumentException("kernel " + kernel + ": cannot bind arguments " + Arrays.toString(arguments), e);
         }
@@ -62,14 +73,21 @@ final class KernelLaunch implements Runnable {
         }
     }
 
+    /**
+     * Grids of fewer work-items run a {@code @Parallel} kernel serially: splitting costs more than
+     * it saves. {@code -Dpolar.jvm.serialBelow=N} changes it (1 splits every launch, as tests may).
+     */
+    static final int SERIAL_BELOW = Integer.getInteger("polar.jvm.serialBelow", 1 << 14);
+    /** Slices of a split {@code @Parallel} kernel: one per core, the caller's included. */
+    private static final int SLICES = Runtime.getRuntime().availableProcessors();
+    private static final ExecutorService POOL = Executors.newFixedThreadPool(Math.max(1, SLICES - 1),
+            Thread.ofPlatform().daemon().name("polar-jvm-parallel-", 0).factory());
+
     @Override
     public void run() {
         if (!kernel.usesContext()) {
-            try {
-                bound.invokeExact();
-            } catch (Throwable t) {
-                throw new KernelFailedException(kernel + " failed: " + t, t);
-            }
+            if (sliced == null) invoke(bound);
+            else runSliced();
             return;
         }
         int groups = gx * gy * grid.groups(2);
@@ -85,6 +103,45 @@ final class KernelLaunch implements Runnable {
         });
         if (failure.get() != null) throw failure.get();
     }
+
+    private void invoke(MethodHandle handle) {
+        try {
+            handle.invokeExact();
+        } catch (Throwable t) {
+            throw new KernelFailedException(kernel + " failed: " + t, t);
+        }
+    }
+
+    /** Slice s of the outer loop's grid range {@code [0, gx)}; the first and last slices are open-ended, so slices cover every int. */
+    private void runSliced() {
+        int size = grid.global(0);
+        int slices = Math.min(SLICES, size);
+        List<Future<?>> others = new ArrayList<>(slices - 1);
+        for (int s = 1; s < slices; s++) {
+            int from = (int) ((long) size * s / slices), to = s == slices - 1 ? Integer.MAX_VALUE : (int) ((long) size * (s + 1) / slices);
+            others.add(POOL.submit(() -> ParallelSlices.inSlice(from, to, () -> invoke(sliced))));
+        }
+        KernelFailedException failure = null;
+        try {
+            ParallelSlices.inSlice(Integer.MIN_VALUE, slices == 1 ? Integer.MAX_VALUE : size / slices, () -> invoke(sliced));
+        } catch (KernelFailedException e) {
+            failure = e;
+        }
+        for (Future<?> f : others) {
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                if (failure == null) failure = e.getCause() instanceof KernelFailedException k ? k : new KernelFailedException(kernel + " failed: " + e.getCause(), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new KernelFailedException(kernel + " was interrupted", e);
+            }
+        }
+        if (failure != null) throw failure;
+    }
+
+    /** Whether this {@code @Parallel} launch is split over the cores. */
+    boolean split() { return sliced != null; }
 
     private void runSequential(int g) {
         WorkGroup group = WorkGroup.sequential(kernel.toString(), items);

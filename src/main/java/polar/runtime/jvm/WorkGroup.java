@@ -1,6 +1,7 @@
 package polar.runtime.jvm;
 
 import java.lang.reflect.Array;
+import java.util.Arrays;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -81,26 +82,49 @@ final class WorkGroup implements KernelContext.Group {
     }
 
     /**
-     * Every lane writes its value into this shuffle's bank, the warp meets, every lane reads its
-     * source lane. Consecutive shuffles use alternate banks, so a lane that runs ahead to the next
-     * shuffle cannot overwrite a value a slower lane has yet to read (it would have to pass the
-     * next meeting first, which needs the slow lane).
+     * Every lane writes its value into this exchange's bank and the warp meets; returns the bank's
+     * offset in {@code warpSlots[warp]}, to read the lanes' values from. Consecutive exchanges use
+     * alternate banks, so a lane that runs ahead to the next one cannot overwrite a value a slower
+     * lane has yet to read (it would have to pass the next meeting first, which needs the slow lane).
      */
-    @Override
-    public float warpShuffle(int warp, int lane, float value, int srcLane) {
+    private int exchange(int warp, int lane, float value) {
         if (warpBarriers == null) throw new IllegalStateException(kernel + " used a warp operation although it was analysed as free of them");
         int item = warp * WARP + lane;
         int index = shuffles[item]++;
         int bank = (index & 1) * WARP;
-        float[] slots = warpSlots[warp];
-        slots[bank + lane] = value;
+        warpSlots[warp][bank + lane] = value;
         warpBarriers[warp].await(index);
+        return bank;
+    }
+
+    private IllegalStateException partialWarp(int warp, String what) {
+        return new IllegalStateException(kernel + ": warp " + warp + " has " + lanesOf(warp) + " lanes" + what
+                + " (warp operations need work-groups of whole warps of " + WARP + ")");
+    }
+
+    @Override
+    public float warpShuffle(int warp, int lane, float value, int srcLane) {
+        int bank = exchange(warp, lane, value);
         int src = srcLane & (WARP - 1); // CUDA takes the source lane modulo the warp width
-        if (src >= lanesOf(warp)) {
-            throw new IllegalStateException(kernel + ": warp " + warp + " has " + lanesOf(warp) + " lanes, lane " + lane + " reads lane " + src
-                    + " (warp operations need work-groups of whole warps of " + WARP + ")");
+        if (src >= lanesOf(warp)) throw partialWarp(warp, ", lane " + lane + " reads lane " + src);
+        return warpSlots[warp][bank + src];
+    }
+
+    /**
+     * One exchange instead of the butterfly's five: every lane folds the 32 published values in the
+     * butterfly's order (halving strides: after the step of mask m, lane i < m holds
+     * {@code t[i] + t[i + m]}, which is what lanes i and {@code i ^ m} of the butterfly both hold, as
+     * float addition commutes), so the result is bit for bit the butterfly's, in every lane.
+     */
+    @Override
+    public float warpReduce(int warp, int lane, float value, boolean max) {
+        int bank = exchange(warp, lane, value);
+        if (lanesOf(warp) != WARP) throw partialWarp(warp, "");
+        float[] t = Arrays.copyOfRange(warpSlots[warp], bank, bank + WARP);
+        for (int m = WARP / 2; m > 0; m >>= 1) {
+            for (int i = 0; i < m; i++) t[i] = max ? Math.max(t[i], t[i + m]) : t[i] + t[i + m];
         }
-        return slots[bank + src];
+        return t[0];
     }
 
     /** Work-item {@code item} returned: fails the group if others wait at a barrier or warp operation it skipped. */

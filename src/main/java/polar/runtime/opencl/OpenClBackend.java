@@ -10,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -64,7 +65,16 @@ public final class OpenClBackend implements Backend {
     /** Translations by kernel and specialised constants, then programs by OpenCL C source. */
     private final Map<TranslationKey, KernelSource> translations = new HashMap<>();
     private final Map<String, MemorySegment> programs = new HashMap<>();
-    private boolean closed;
+    /**
+     * Native objects of compiled graphs: {@code live} while their executable is reachable, then
+     * {@code unreachable} (moved there by the Cleaner). Only the backend's own calls release them,
+     * after a {@code clFinish} ({@link #synchronize}, {@link #close}): the Cleaner's thread never
+     * calls into the driver, so a release cannot race a launch, a build, the close of the context
+     * or the process exit (PoCL frees LLVM modules on release). Both guarded by {@code live}.
+     */
+    private final Set<Resources> live = new HashSet<>();
+    private final List<Resources> unreachable = new ArrayList<>();
+    private volatile boolean closed;
 
     private record TranslationKey(KernelRef kernel, Map<Integer, Integer> constants) {}
 
@@ -259,7 +269,15 @@ public final class OpenClBackend implements Backend {
         }
     }
 
-    /** Compiled graphs: their steps, and the kernel objects and scratch buffers they own (released once unreachable). */
+    /** The kernels and scratch buffers one compiled graph owns. */
+    private record Resources(List<MemorySegment> kernels, List<MemorySegment> mems) {
+        void release() {
+            kernels.forEach(OpenCl::releaseKernel);
+            mems.forEach(OpenCl::releaseMemObject);
+        }
+    }
+
+    /** Compiled graphs: their steps, and the kernel objects and scratch buffers they own (released once unreachable, see {@link #live}). */
     private final class Compiled implements Executable {
         private final List<Step> steps;
 
@@ -269,9 +287,14 @@ public final class OpenClBackend implements Backend {
             for (Step s : steps) if (s instanceof Launch l) kernels.add(l.kernel());
             List<MemorySegment> mems = new ArrayList<>();
             for (OpenClBuffer<?> b : scratch) mems.add(b.mem());
+            Resources resources = new Resources(List.copyOf(kernels), List.copyOf(mems));
+            synchronized (live) {
+                live.add(resources);
+            }
             CLEANER.register(this, () -> {
-                kernels.forEach(OpenCl::releaseKernel);
-                mems.forEach(OpenCl::releaseMemObject);
+                synchronized (live) {
+                    if (live.remove(resources)) unreachable.add(resources);
+                }
             });
         }
 
@@ -279,6 +302,23 @@ public final class OpenClBackend implements Backend {
         public void run() {
             requireOpen();
             for (Step s : steps) s.enqueue(queue);
+        }
+    }
+
+    /** Releases the objects of executables found unreachable; call only after a {@code clFinish}. */
+    private void releaseUnreachable() {
+        List<Resources> done;
+        synchronized (live) {
+            done = List.copyOf(unreachable);
+            unreachable.clear();
+        }
+        done.forEach(Resources::release);
+    }
+
+    /** How many compiled graphs hold native objects (reachable or awaiting release): for tests. */
+    int heldExecutables() {
+        synchronized (live) {
+            return live.size() + unreachable.size();
         }
     }
 
@@ -515,9 +555,10 @@ public final class OpenClBackend implements Backend {
     // ---- queue --------------------------------------------------------------------------------
 
     @Override
-    public void synchronize() {
+    public synchronized void synchronize() {
         requireOpen();
         OpenCl.finish(queue);
+        releaseUnreachable();
     }
 
     @Override
@@ -529,6 +570,14 @@ public final class OpenClBackend implements Backend {
     public synchronized void close() {
         if (closed) return;
         OpenCl.finish(queue);
+        List<Resources> all;
+        synchronized (live) {
+            all = new ArrayList<>(live);
+            all.addAll(unreachable);
+            live.clear(); // executables that become unreachable later have nothing left to release
+            unreachable.clear();
+        }
+        all.forEach(Resources::release);
         for (OpenClBuffer<?> b : buffers) OpenCl.releaseMemObject(b.detach());
         buffers.clear();
         for (MemorySegment p : programs.values()) OpenCl.releaseProgram(p);

@@ -138,6 +138,45 @@ class JvmBackendTest {
         for (int i = 0; i < doubled.getSize(); i++) assertEquals(2 * i, doubled.get(i), "work-item " + i);
     }
 
+    /** The one-exchange warp reductions give, bit for bit, what the butterfly of shuffles gives (sums of mixed magnitudes round differently in any other order). */
+    @Test
+    void warpReductionsEqualTheButterflyBitForBit() {
+        Random random = new Random();
+        int n = 4 * 32;
+        FloatArray in = new FloatArray(n);
+        for (int i = 0; i < n; i++) in.set(i, (float) (random.nextGaussian() * Math.pow(10, random.nextInt(8) - 4)));
+        in.set(7, Float.NaN); // a NaN poisons its warp's sum and max alike
+        FloatArray out = new FloatArray(4 * n);
+        new KernelLaunch(KernelRef.of(JvmTestKernels.class, "warpReductions"), Grid.groups(2, 64), new Object[] {in, out, n}).run();
+        for (int i = 0; i < 2 * n; i++) {
+            assertEquals(Float.floatToIntBits(out.get(2 * n + i)), Float.floatToIntBits(out.get(i)), "element " + i);
+        }
+        assertTrue(Float.isNaN(out.get(0)) && !Float.isNaN(out.get(2 * 32)), "NaN stays in its warp");
+    }
+
+    /**
+     * A large {@code @Parallel} launch is split over the cores, every iteration running exactly
+     * once: with grids equal to, smaller and larger than the loop's range, and a non-zero start.
+     */
+    @Test
+    void aLargeParallelLoopIsSplitAndRunsEachIterationOnce() {
+        int n = KernelLaunch.SERIAL_BELOW + 1234, cols = 3, start = 17;
+        for (int gridX : new int[] {n, n / 3, 2 * n}) {
+            FloatArray out = new FloatArray(n), cells = new FloatArray(n * cols);
+            var launch = new KernelLaunch(KernelRef.of(JvmTestKernels.class, "countIterations"), Grid.of(gridX, cols),
+                    new Object[] {out, cells, start, n, cols});
+            assertEquals(Runtime.getRuntime().availableProcessors() > 1, launch.split(), "split on more than one core");
+            launch.run();
+            for (int i = 0; i < n; i++) {
+                assertEquals(i < start ? 0f : 1f, out.get(i), "iteration " + i + " with a grid of " + gridX);
+                for (int j = 0; j < cols; j++) assertEquals(i < start ? 0f : 1f, cells.get(i * cols + j), "cell " + i + "," + j);
+            }
+        }
+        var small = new KernelLaunch(KernelRef.of(JvmTestKernels.class, "countIterations"), Grid.of(100, 1),
+                new Object[] {new FloatArray(100), new FloatArray(100), 0, 100, 1});
+        assertEquals(KernelLaunch.SERIAL_BELOW > 100 ? false : Runtime.getRuntime().availableProcessors() > 1, small.split(), "a small grid runs serially");
+    }
+
     @Test
     void aBarrierInAKernelAnalysedAsBarrierFreeIsAnError() {
         var launch = new KernelLaunch(KernelRef.of(JvmTestKernels.class, "returnBeforeBarrier"), Grid.groups(1, 32), new Object[] {new FloatArray(32), 32}, NO_BARRIERS);

@@ -26,10 +26,32 @@ final class JvmTestKernels {
         for (@Parallel int i = 0; i < n; i++) out.set(i, in.get(i));
     }
 
+    /** {@code out[i] += 1} for {@code i} in {@code [start, n)}, and {@code cells[i][j] += 1} below: each iteration must run once, however the loops are split. */
+    static void countIterations(FloatArray out, FloatArray cells, int start, int n, int cols) {
+        for (@Parallel int i = start; i < n; i++) {
+            out.set(i, out.get(i) + 1f);
+            for (@Parallel int j = 0; j < cols; j++) cells.set(i * cols + j, cells.get(i * cols + j) + 1f);
+        }
+    }
+
     /** Every lane reads the value of lane {@code (lane + shift) % 32}: a rotation within each warp. */
     static void rotateWarps(KernelContext ctx, FloatArray in, FloatArray out, int shift) {
         float v = in.get(ctx.globalIdx);
         out.set(ctx.globalIdx, ctx.warpShuffle(v, ctx.laneId() + shift));
+    }
+
+    /** {@code out[2i]} = the warp's sum and {@code out[2i+1]} = its max by the reductions; {@code out[2i+2n]..} the same by explicit butterflies of shuffles. */
+    static void warpReductions(KernelContext ctx, FloatArray in, FloatArray out, int n) {
+        float v = in.get(ctx.globalIdx);
+        out.set(2 * ctx.globalIdx, ctx.warpReduceSum(v));
+        out.set(2 * ctx.globalIdx + 1, ctx.warpReduceMax(v));
+        float sum = v, max = v;
+        for (int mask = 16; mask > 0; mask >>= 1) {
+            sum += ctx.warpShuffleXor(sum, mask);
+            max = Math.max(max, ctx.warpShuffleXor(max, mask));
+        }
+        out.set(2 * n + 2 * ctx.globalIdx, sum);
+        out.set(2 * n + 2 * ctx.globalIdx + 1, max);
     }
 
     /** Writes each work-item's ids, to check the JVM numbers them as a GPU does. */

@@ -5,18 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import polar.tornado.compiler.Dialect;
+import polar.tornado.compiler.KernelCompiler;
 import polar.tornado.compiler.KernelSource;
 import polar.tornado.graph.Arg;
 import polar.tornado.graph.Buffer;
 import polar.tornado.graph.Grid;
+import polar.tornado.graph.KernelRef;
 import polar.tornado.graph.TaskGraph;
 import polar.tornado.kernels.Basics;
 import polar.tornado.runtime.Executable;
@@ -26,19 +26,7 @@ import polar.tornado.types.HalfArray;
 import polar.tornado.types.IntArray;
 
 /** The OpenCL backend's host side: devices, buffers, hand-written OpenCL C, copies, errors. Skips without an OpenCL device. */
-class OpenClBackendTest {
-    static OpenClBackend backend;
-
-    @BeforeAll
-    static void open() {
-        assumeTrue(OpenClBackend.available(), "no OpenCL device");
-        backend = new OpenClBackend();
-    }
-
-    @AfterAll
-    static void close() {
-        if (backend != null) backend.close();
-    }
+class OpenClBackendTest extends OpenClTestBase {
 
     @Test
     void discoversDevicesWithTheirProperties() {
@@ -183,6 +171,71 @@ class OpenClBackendTest {
         IllegalStateException freed = assertThrows(IllegalStateException.class, e::run);
         assertTrue(freed.getMessage().contains("freedY"), freed.getMessage());
         backend.free(x);
+    }
+
+    /**
+     * Executables dropped while their launches may still be queued are released by the backend
+     * itself after the queue drained (never by the Cleaner's thread), and close releases the rest.
+     */
+    @Test
+    void droppedExecutablesAreReleasedAfterTheQueueDrains() throws InterruptedException {
+        try (OpenClBackend own = new OpenClBackend()) {
+            int n = 256;
+            Buffer<FloatArray> a = own.upload(FloatArray.of(new float[n]), "a");
+            Buffer<HalfArray> h = own.allocate(ElementType.F16, 4 * n, "h");
+            for (int i = 0; i < 8; i++) { // each with a kernel, and (f16 C of a gemm) scratch buffers
+                TaskGraph g = new TaskGraph("dropped" + i);
+                g.parallel(Basics::scaleHalf, Grid.of(n), h, h, Arg.f32(1f), Arg.i32(n));
+                g.gemm(a, 0, a, 0, h, 0, 16, 16, 16, 1f, 1f);
+                own.compile(g).run(); // unreachable at once, launches possibly still queued
+            }
+            TaskGraph keptGraph = new TaskGraph("kept");
+            keptGraph.parallel(Basics::scaleHalf, Grid.of(n), h, h, Arg.f32(1f), Arg.i32(n));
+            Executable kept = own.compile(keptGraph);
+            assertEquals(9, own.heldExecutables());
+            for (int tries = 0; tries < 200 && own.heldExecutables() > 1; tries++) {
+                System.gc();
+                Thread.sleep(10);
+                own.synchronize(); // releases what the Cleaner found unreachable
+            }
+            assertEquals(1, own.heldExecutables(), "the dropped executables are released, the kept one is not");
+            kept.run();
+            own.synchronize();
+            own.close();
+            assertEquals(0, own.heldExecutables());
+            assertThrows(IllegalStateException.class, kept::run);
+        }
+    }
+
+    /**
+     * The bounds-checking translation names an access outside its buffer and reads element 0
+     * instead. (The device's one message goes to the process's stdout, which surefire reports as a
+     * "corrupted channel" warning: expected.)
+     */
+    @Test
+    void boundsCheckingModeContainsAnOutOfRangeAccess() {
+        System.setProperty(KernelCompiler.CHECK_BOUNDS_PROPERTY, "true");
+        try (OpenClBackend own = new OpenClBackend()) {
+            String code = KernelCompiler.translate(KernelRef.of(Basics.class, "gatherRows"), Dialect.OPENCL, Map.of()).code();
+            assertTrue(code.contains("out of bounds at Basics.java:") && code.contains("table.get"), code);
+            int rows = 4, cols = 1;
+            FloatArray table = new FloatArray(rows * cols);
+            for (int i = 0; i < table.getSize(); i++) table.set(i, i + 1);
+            int[] index = {1, rows, 0}; // row 4 is past the table's end
+            Buffer<FloatArray> out = own.allocate(ElementType.F32, index.length * cols, "out");
+            TaskGraph g = new TaskGraph("gather");
+            g.parallel(Basics::gatherRows, Grid.of(cols, index.length), own.upload(table, "table"), own.upload(IntArray.of(index), "index"), out,
+                    Arg.i32(index.length), Arg.i32(cols));
+            own.compile(g).run();
+            float[] got = own.read(out).toArray();
+            for (int c = 0; c < cols; c++) {
+                assertEquals(table.get(cols + c), got[c]);
+                assertEquals(table.get(0), got[cols + c], "the out-of-range row reads element 0");
+                assertEquals(table.get(c), got[2 * cols + c]);
+            }
+        } finally {
+            System.clearProperty(KernelCompiler.CHECK_BOUNDS_PROPERTY);
+        }
     }
 
     @Test

@@ -3,12 +3,9 @@ package polar.runtime.opencl;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.Arena;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import polar.tornado.graph.Buffer;
 import polar.tornado.graph.GemmTask;
@@ -25,19 +22,7 @@ import polar.tornado.types.IntArray;
  * float32 and 16-bit storage for A, B and C, shapes that are not multiples of the tile,
  * offsets and padded leading dimensions, beta = 0 over a NaN-poisoned C and beta != 0.
  */
-class OpenClGemmTest {
-    static OpenClBackend backend;
-
-    @BeforeAll
-    static void open() {
-        assumeTrue(OpenClBackend.available(), "no OpenCL device");
-        backend = new OpenClBackend();
-    }
-
-    @AfterAll
-    static void close() {
-        if (backend != null) backend.close();
-    }
+class OpenClGemmTest extends OpenClTestBase {
 
     @Test
     void f32TimesF32() { check(ElementType.F32, ElementType.F32, ElementType.F32, 1e-5); }

@@ -40,6 +40,19 @@ public final class KernelContext {
 
         /** Exchange among the 32 lanes of a warp: every lane publishes {@code value}, then reads lane {@code srcLane}'s. */
         float warpShuffle(int warp, int lane, float value, int srcLane);
+
+        /**
+         * Sum ({@code max == false}) or maximum of {@code value} over the warp, returned to every lane,
+         * equal to the butterfly of {@link KernelContext#warpReduceSum}: a group may do it in one
+         * exchange instead of five.
+         */
+        default float warpReduce(int warp, int lane, float value, boolean max) {
+            for (int mask = WARP_SIZE / 2; mask > 0; mask >>= 1) {
+                float other = warpShuffle(warp, lane, value, lane ^ mask);
+                value = max ? Math.max(value, other) : value + other;
+            }
+            return value;
+        }
     }
 
     public KernelContext(Group group) {
@@ -90,20 +103,17 @@ public final class KernelContext {
         return group.warpShuffle(warpId(), laneId(), value, laneId() ^ laneMask);
     }
 
-    /** Sum of {@code value} over the warp, returned to every lane (butterfly reduction). */
+    /**
+     * Sum of {@code value} over the warp, returned to every lane: the butterfly
+     * {@code for (mask = 16; mask > 0; mask >>= 1) value += warpShuffleXor(value, mask)}.
+     */
     public float warpReduceSum(float value) {
-        for (int mask = WARP_SIZE / 2; mask > 0; mask >>= 1) {
-            value += warpShuffleXor(value, mask);
-        }
-        return value;
+        return group.warpReduce(warpId(), laneId(), value, false);
     }
 
     /** Maximum of {@code value} over the warp, returned to every lane. */
     public float warpReduceMax(float value) {
-        for (int mask = WARP_SIZE / 2; mask > 0; mask >>= 1) {
-            value = Math.max(value, warpShuffleXor(value, mask));
-        }
-        return value;
+        return group.warpReduce(warpId(), laneId(), value, true);
     }
 
     /** Atomically adds {@code value} to {@code array[index]}; returns the old value. */

@@ -17,12 +17,26 @@ import polar.tornado.graph.KernelTask;
  * <p>The source is read at run time from the classpath resource {@code <package>/<TopLevelClass>.java}
  * and parsed with the JDK's own compiler (no attribution); the translator infers the few types it
  * needs. Translations are cached per kernel, dialect and specialised constants. With
- * {@code -Dpolar.kernels.print=true} each translation is printed to stderr once.
+ * {@code -Dpolar.kernels.print=true} each translation is printed to stderr once. With
+ * {@code -Dpolar.kernels.checkBounds=true} OpenCL translations check every buffer index (a debug
+ * mode, see {@link #CHECK_BOUNDS_PROPERTY}).
  */
 public final class KernelCompiler {
     private KernelCompiler() {}
 
-    private record Key(KernelRef kernel, Dialect dialect, Map<Integer, Integer> constants) {}
+    /**
+     * System property: when {@code true}, OpenCL translations check every buffer access against the
+     * buffer's size; an access outside prints the Java file, line, buffer and index from the device
+     * ({@code printf}) and uses element 0 instead, so a kernel's out-of-range access is named
+     * instead of corrupting memory. For debugging only (slower). The JVM backend always checks.
+     */
+    public static final String CHECK_BOUNDS_PROPERTY = "polar.kernels.checkBounds";
+
+    private record Key(KernelRef kernel, Dialect dialect, Map<Integer, Integer> constants, boolean checkBounds) {}
+
+    private static boolean checkBounds(Dialect dialect) {
+        return dialect == Dialect.OPENCL && Boolean.getBoolean(CHECK_BOUNDS_PROPERTY);
+    }
 
     private static final Map<Key, KernelSource> TRANSLATIONS = new ConcurrentHashMap<>();
     private static final Map<Key, KernelInfo> INFOS = new ConcurrentHashMap<>();
@@ -34,10 +48,10 @@ public final class KernelCompiler {
      * @throws KernelCompileException naming the Java file and line of an unsupported construct
      */
     public static KernelSource translate(KernelRef kernel, Dialect dialect, Map<Integer, Integer> constants) {
-        Key key = new Key(kernel, dialect, Map.copyOf(new TreeMap<>(constants)));
+        Key key = new Key(kernel, dialect, Map.copyOf(new TreeMap<>(constants)), checkBounds(dialect));
         KernelSource cached = TRANSLATIONS.get(key);
         if (cached != null) return cached;
-        Translator unit = new Translator(dialect, false);
+        Translator unit = new Translator(dialect, false, key.checkBounds);
         String entry = unit.add(kernel, key.constants).name();
         KernelSource source = new KernelSource(entry, dialect, unit.code());
         if (TRANSLATIONS.putIfAbsent(key, source) == null) printIfAsked(source);
@@ -50,7 +64,7 @@ public final class KernelCompiler {
      * order of first appearance, all with the same {@code code}. Not cached.
      */
     public static List<KernelSource> translate(List<KernelTask> tasks, Dialect dialect) {
-        Translator unit = new Translator(dialect, false);
+        Translator unit = new Translator(dialect, false, checkBounds(dialect));
         Set<String> names = new LinkedHashSet<>();
         for (KernelTask t : tasks) names.add(unit.add(t.kernel(), constants(t)).name());
         String code = unit.code();
@@ -93,12 +107,19 @@ public final class KernelCompiler {
      * @throws KernelCompileException as {@link #translate} does
      */
     public static KernelInfo analyze(KernelRef kernel) {
-        return INFOS.computeIfAbsent(new Key(kernel, Dialect.CUDA, Map.of()), k -> new Translator(Dialect.CUDA, true).add(kernel, Map.of()).info());
+        return INFOS.computeIfAbsent(new Key(kernel, Dialect.CUDA, Map.of(), false), k -> new Translator(Dialect.CUDA, true).add(kernel, Map.of()).info());
     }
+
+    /** The kernel's outermost {@code @Parallel} loops, in source order (none for a {@code KernelContext} kernel). */
+    public static List<ParallelLoop> outerParallelLoops(KernelRef kernel) {
+        return LOOPS.computeIfAbsent(kernel, k -> new Translator(Dialect.CUDA, true).add(kernel, Map.of()).outerLoops());
+    }
+
+    private static final Map<KernelRef, List<ParallelLoop>> LOOPS = new ConcurrentHashMap<>();
 
     /** Facts about the kernel's body once {@code constants} are specialised (cached). */
     public static KernelInfo analyze(KernelRef kernel, Map<Integer, Integer> constants) {
         Map<Integer, Integer> c = Map.copyOf(new TreeMap<>(constants));
-        return INFOS.computeIfAbsent(new Key(kernel, Dialect.CUDA, c), k -> new Translator(Dialect.CUDA, true).add(kernel, c).info());
+        return INFOS.computeIfAbsent(new Key(kernel, Dialect.CUDA, c, false), k -> new Translator(Dialect.CUDA, true).add(kernel, c).info());
     }
 }

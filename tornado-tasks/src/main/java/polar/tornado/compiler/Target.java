@@ -112,29 +112,72 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
 
     abstract String leadingZeros(String x, Prim t);
 
-    // ---- buffers
+    // ---- buffers (float16 access differs between the dialects; bfloat16 and the rest is plain C)
 
-    abstract String load(Buffer b, String array, String index);
+    final String load(Buffer b, String array, String index) {
+        return switch (b) {
+            case HALF_ARRAY -> loadHalf(array, index);
+            case BFLOAT16_ARRAY -> use("polar_bf2f") + "(" + array + "[" + index + "])";
+            default -> array + "[" + index + "]";
+        };
+    }
 
-    abstract String store(Buffer b, String array, String index, String value);
+    final String store(Buffer b, String array, String index, String value) {
+        return switch (b) {
+            case HALF_ARRAY -> storeHalf(array, index, value);
+            case BFLOAT16_ARRAY -> array + "[" + index + "] = " + use("polar_f2bf") + "(" + value + ")";
+            default -> array + "[" + index + "] = " + value;
+        };
+    }
+
+    abstract String loadHalf(String array, String index);
+
+    abstract String storeHalf(String array, String index, String value);
 
     abstract String halfBits(String array, String index);
 
-    abstract String halfToFloat(String bits);
+    final String halfToFloat(String bits) { return use("polar_h2f") + "((" + type(Prim.CHAR) + ") (" + bits + "))"; }
 
-    abstract String floatToHalf(String value);
+    final String floatToHalf(String value) { return "(short) " + use("polar_f2h") + "(" + value + ")"; }
 
-    abstract String load8Half(String array, String index, String regs);
+    final String load8Half(String array, String index, String regs) { return wide("polar_load_half8", array, index, regs); }
 
-    abstract String store8Half(String array, String index, String regs);
+    final String store8Half(String array, String index, String regs) { return wide("polar_store_half8", array, index, regs); }
 
-    abstract String load8BFloat16(String array, String index, String regs);
+    final String load8BFloat16(String array, String index, String regs) { return wide("polar_load_bf16x8", array, index, regs); }
 
-    abstract String load4Float(String array, String index, String regs);
+    final String load4Float(String array, String index, String regs) { return wide("polar_load_float4", array, index, regs); }
 
-    abstract String store4Float(String array, String index, String regs);
+    final String store4Float(String array, String index, String regs) { return wide("polar_store_float4", array, index, regs); }
+
+    /** A call of wide-access helper {@code helper} on {@code array + index} and the private {@code regs}. */
+    private String wide(String helper, String array, String index, String regs) {
+        return use(helper, helperRequires(helper)) + "(" + array + " + (" + index + "), " + regs + ")";
+    }
+
+    /** The helpers that helper {@code name}'s code calls (defined before it). */
+    String[] helperRequires(String name) { return new String[0]; }
 
     abstract String atomicAdd(Buffer b, String array, String index, String value);
+
+    /**
+     * Bounds-checking mode: {@code index} if elements {@code index .. index + width - 1} lie in a
+     * buffer of {@code size} elements, else 0, after printing {@code where} (a Java file, line and
+     * access) with the index and the size. Only OpenCL checks (through its {@code printf}); CUDA
+     * code is left as is (use compute-sanitizer there).
+     */
+    String checkedIndex(String where, String index, String size, int width) {
+        return index;
+    }
+
+    /** Adds a helper with its own code (not one of {@link #helperCode}'s); returns its name. */
+    final String define(String name, String code) {
+        helpers.putIfAbsent(name, code);
+        return name;
+    }
+
+    /** How many helpers the unit has so far (for unique names). */
+    final int helperCount() { return helpers.size(); }
 
     // ---- warps
 
@@ -249,46 +292,22 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
         String leadingZeros(String x, Prim t) { return (t == Prim.LONG ? "__clzll(" : "__clz(") + x + ")"; }
 
         @Override
-        String load(Buffer b, String array, String index) {
-            return switch (b) {
-                case HALF_ARRAY -> use("polar_h2f") + "(" + array + "[" + index + "])";
-                case BFLOAT16_ARRAY -> use("polar_bf2f") + "(" + array + "[" + index + "])";
-                default -> array + "[" + index + "]";
-            };
-        }
+        String loadHalf(String array, String index) { return use("polar_h2f") + "(" + array + "[" + index + "])"; }
 
         @Override
-        String store(Buffer b, String array, String index, String value) {
-            return switch (b) {
-                case HALF_ARRAY -> array + "[" + index + "] = " + use("polar_f2h") + "(" + value + ")";
-                case BFLOAT16_ARRAY -> array + "[" + index + "] = " + use("polar_f2bf") + "(" + value + ")";
-                default -> array + "[" + index + "] = " + value;
-            };
-        }
+        String storeHalf(String array, String index, String value) { return array + "[" + index + "] = " + use("polar_f2h") + "(" + value + ")"; }
 
         @Override
         String halfBits(String array, String index) { return "(short) " + array + "[" + index + "]"; }
 
         @Override
-        String halfToFloat(String bits) { return use("polar_h2f") + "((unsigned short) (" + bits + "))"; }
-
-        @Override
-        String floatToHalf(String value) { return "(short) " + use("polar_f2h") + "(" + value + ")"; }
-
-        @Override
-        String load8Half(String array, String index, String regs) { return use("polar_load_half8", "polar_u32x4", "polar_h2f") + "(" + array + " + (" + index + "), " + regs + ")"; }
-
-        @Override
-        String store8Half(String array, String index, String regs) { return use("polar_store_half8", "polar_u32x4", "polar_f2h") + "(" + array + " + (" + index + "), " + regs + ")"; }
-
-        @Override
-        String load8BFloat16(String array, String index, String regs) { return use("polar_load_bf16x8", "polar_u32x4") + "(" + array + " + (" + index + "), " + regs + ")"; }
-
-        @Override
-        String load4Float(String array, String index, String regs) { return use("polar_load_float4", "polar_u32x4") + "(" + array + " + (" + index + "), " + regs + ")"; }
-
-        @Override
-        String store4Float(String array, String index, String regs) { return use("polar_store_float4", "polar_u32x4") + "(" + array + " + (" + index + "), " + regs + ")"; }
+        String[] helperRequires(String name) {
+            return switch (name) {
+                case "polar_load_half8" -> new String[] {"polar_u32x4", "polar_h2f"};
+                case "polar_store_half8" -> new String[] {"polar_u32x4", "polar_f2h"};
+                default -> new String[] {"polar_u32x4"}; // the other 16-byte accesses
+            };
+        }
 
         @Override
         String atomicAdd(Buffer b, String array, String index, String value) { return "atomicAdd(&" + array + "[" + index + "], " + value + ")"; }
@@ -473,52 +492,28 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
         String leadingZeros(String x, Prim t) { return "(" + type(t) + ") clz(" + x + ")"; }
 
         @Override
-        String load(Buffer b, String array, String index) {
-            return switch (b) {
-                case HALF_ARRAY -> "vload_half(" + index + ", " + array + ")";
-                case BFLOAT16_ARRAY -> use("polar_bf2f") + "(" + array + "[" + index + "])";
-                default -> array + "[" + index + "]";
-            };
-        }
+        String loadHalf(String array, String index) { return "vload_half(" + index + ", " + array + ")"; }
 
         @Override
-        String store(Buffer b, String array, String index, String value) {
-            return switch (b) {
-                case HALF_ARRAY -> "vstore_half_rte(" + value + ", " + index + ", " + array + ")";
-                case BFLOAT16_ARRAY -> array + "[" + index + "] = " + use("polar_f2bf") + "(" + value + ")";
-                default -> array + "[" + index + "] = " + value;
-            };
-        }
+        String storeHalf(String array, String index, String value) { return "vstore_half_rte(" + value + ", " + index + ", " + array + ")"; }
 
         @Override
         String halfBits(String array, String index) { return "((__global short*) " + array + ")[" + index + "]"; }
-
-        @Override
-        String halfToFloat(String bits) { return use("polar_h2f") + "((ushort) (" + bits + "))"; }
-
-        @Override
-        String floatToHalf(String value) { return "(short) " + use("polar_f2h") + "(" + value + ")"; }
-
-        @Override
-        String load8Half(String array, String index, String regs) { return use("polar_load_half8") + "(" + array + " + (" + index + "), " + regs + ")"; }
-
-        @Override
-        String store8Half(String array, String index, String regs) { return use("polar_store_half8") + "(" + array + " + (" + index + "), " + regs + ")"; }
-
-        @Override
-        String load8BFloat16(String array, String index, String regs) { return use("polar_load_bf16x8") + "(" + array + " + (" + index + "), " + regs + ")"; }
-
-        @Override
-        String load4Float(String array, String index, String regs) { return use("polar_load_float4") + "(" + array + " + (" + index + "), " + regs + ")"; }
-
-        @Override
-        String store4Float(String array, String index, String regs) { return use("polar_store_float4") + "(" + array + " + (" + index + "), " + regs + ")"; }
 
         @Override
         String atomicAdd(Buffer b, String array, String index, String value) {
             return b == Buffer.FLOAT_ARRAY
                     ? use("polar_atomic_add_float") + "(&" + array + "[" + index + "], " + value + ")"
                     : "atomic_add(&" + array + "[" + index + "], " + value + ")";
+        }
+
+        @Override
+        String checkedIndex(String where, String index, String size, int width) {
+            String name = "polar_check_" + helperCount();
+            return define(name, "int " + name + "(int i, int size) {\n"
+                    + "    if (i < 0 || i > size - " + width + ") { printf(\"polar: out of bounds at " + where
+                    + ": index %d (" + width + " element(s)) of a buffer of %d elements\\n\", i, size); return 0; }\n"
+                    + "    return i;\n}") + "(" + index + ", " + size + ")";
         }
 
         @Override

@@ -37,7 +37,7 @@ final class Translator {
     record Expr(String code, Type type) {}
 
     /** One kernel added to the unit: its entry point and what was learned about it. */
-    record Entry(String name, KernelInfo info) {}
+    record Entry(String name, KernelInfo info, List<ParallelLoop> outerLoops) {}
 
     private record Var(String code, Type type, boolean assignable, Long constant) {}
 
@@ -94,6 +94,7 @@ final class Translator {
     private final Map<String, Entry> entries = new LinkedHashMap<>();
     private final StringBuilder entryCode = new StringBuilder();
     private final boolean analysisOnly;
+    private final boolean checkBounds;
     private final Map<FunctionKey, DeviceFunction> functions = new LinkedHashMap<>();
     private final List<MethodTree> callStack = new ArrayList<>();
     private final Set<String> functionNames = new HashSet<>();
@@ -105,8 +106,14 @@ final class Translator {
      *                     code is thrown away and only the {@link KernelInfo} is kept
      */
     Translator(Dialect dialect, boolean analysisOnly) {
+        this(dialect, analysisOnly, false);
+    }
+
+    /** @param checkBounds check every buffer index against the buffer's size (see {@link KernelCompiler#CHECK_BOUNDS_PROPERTY}) */
+    Translator(Dialect dialect, boolean analysisOnly, boolean checkBounds) {
         this.target = Target.of(dialect);
         this.analysisOnly = analysisOnly;
+        this.checkBounds = checkBounds;
     }
 
     /** The entry-point name: {@code Class_method}, plus {@code _c<index>_<value>} per specialised argument. */
@@ -139,7 +146,7 @@ final class Translator {
                 .append(constants.isEmpty() ? "" : " with arguments " + new TreeMap<>(constants) + " specialised")
                 .append(", from ").append(unit.fileName).append('\n');
         entryCode.append(target.entry(name, f.params)).append(" {\n").append(body).append("}\n");
-        Entry entry = new Entry(name, new KernelInfo(f.maxParallelDepth, f.usesBarriers, f.usesWarp, f.localMemoryBytes));
+        Entry entry = new Entry(name, new KernelInfo(f.maxParallelDepth, f.usesBarriers, f.usesWarp, f.localMemoryBytes), List.copyOf(f.outerLoops));
         entries.put(name, entry);
         return entry;
     }
@@ -288,6 +295,7 @@ final class Translator {
         int indent = 1;
         int parallelDepth;
         int maxParallelDepth;
+        final List<ParallelLoop> outerLoops = new ArrayList<>();
         boolean usesBarriers, usesWarp, hasContext;
         int localMemoryBytes;
         Type returnType = Prim.VOID;
@@ -720,6 +728,7 @@ final class Translator {
             }
             if (f.getUpdate().size() != 1 || !isIncrement(f.getUpdate().getFirst().getExpression(), var)) throw error(f, form);
             int dim = parallelDepth;
+            if (dim == 0) outerLoops.add(new ParallelLoop(var, unit.line(f)));
             scopes.push(new HashMap<>());
             String start = strip(convert(expr(v.getInitializer()), Prim.INT, v).code);
             String name = declareVar(v, Prim.INT);
@@ -1338,11 +1347,11 @@ final class Translator {
             switch (name) {
                 case "get" -> {
                     expectArgs(mi, args, 1);
-                    return new Expr(paren(target.load(b, array, strip(integral(args.getFirst()).code))), b.element);
+                    return new Expr(paren(target.load(b, array, checked(mi, array, name, strip(integral(args.getFirst()).code), 1))), b.element);
                 }
                 case "set" -> {
                     expectArgs(mi, args, 2);
-                    String index = strip(integral(args.get(0)).code);
+                    String index = checked(mi, array, name, strip(integral(args.get(0)).code), 1);
                     Expr value = convert(expr(args.get(1)), b.element, args.get(1));
                     return new Expr(paren(target.store(b, array, index, strip(value.code))), Prim.VOID);
                 }
@@ -1353,7 +1362,7 @@ final class Translator {
                 case "getBits" -> {
                     if (b != Buffer.HALF_ARRAY) break;
                     expectArgs(mi, args, 1);
-                    return new Expr(paren(target.halfBits(array, strip(integral(args.getFirst()).code))), Prim.SHORT);
+                    return new Expr(paren(target.halfBits(array, checked(mi, array, name, strip(integral(args.getFirst()).code), 1))), Prim.SHORT);
                 }
                 case "load8", "store8", "load4", "store4" -> {
                     int width = name.endsWith("8") ? 8 : 4;
@@ -1361,7 +1370,7 @@ final class Translator {
                     boolean supported = width == 8 ? b == Buffer.HALF_ARRAY || (load && b == Buffer.BFLOAT16_ARRAY) : b == Buffer.FLOAT_ARRAY;
                     if (!supported) break;
                     expectArgs(mi, args, 2);
-                    String index = strip(integral(args.get(0)).code);
+                    String index = checked(mi, array, name, strip(integral(args.get(0)).code), width);
                     Expr regs = expr(args.get(1));
                     if (!(regs.type instanceof Array a) || a.element() != Prim.FLOAT || a.space() != Space.PRIVATE) {
                         throw error(args.get(1), what + " needs a private float array (float[] regs = new float[" + width + "]), not " + args.get(1));
@@ -1378,6 +1387,17 @@ final class Translator {
                 default -> { }
             }
             throw error(mi, "instance method " + what + " is not supported in kernels (buffers offer get, set, getSize and the wide loads)");
+        }
+
+        /**
+         * {@code index} of {@code width} elements of buffer {@code array}, checked against the
+         * buffer's size when the unit checks bounds: out of range, the device prints the Java
+         * file, line and access and uses index 0 instead.
+         */
+        String checked(Tree site, String array, String access, String index, int width) {
+            if (!checkBounds) return index;
+            String where = unit.fileName + ":" + unit.line(site) + " " + array + "." + access;
+            return target.checkedIndex(where, index, array + "_size", width);
         }
 
         Expr contextCall(MethodInvocationTree mi, String name, List<? extends ExpressionTree> args) {
@@ -1414,7 +1434,7 @@ final class Translator {
                         throw error(args.get(0), "atomicAdd takes an IntArray or a FloatArray, not " + args.get(0));
                     }
                     Buffer b = (Buffer) array.type;
-                    String index = strip(integral(args.get(1)).code);
+                    String index = checked(mi, array.code, name, strip(integral(args.get(1)).code), 1);
                     String value = strip(convert(expr(args.get(2)), b.element, args.get(2)).code);
                     return new Expr(target.atomicAdd(b, array.code, index, value), b.element);
                 }

@@ -44,9 +44,7 @@ public final class Gemm {
         for (int p0 = 0; p0 < k; p0 += DEPTH) {
             stageF32(a, aOffset, lda, m, k, row0, p0, aTile, ctx.localIdx);
             stageF32(b, bOffset, ldb, n, k, col0, p0, bTile, ctx.localIdx);
-            ctx.localBarrier();
-            multiplyTiles(aTile, bTile, acc, ctx.localIdx);
-            ctx.localBarrier();
+            multiplyStaged(ctx, aTile, bTile, acc);
         }
         store(c, cOffset, ldc, m, n, row0, col0, acc, alpha, beta, ctx.localIdx);
     }
@@ -61,9 +59,7 @@ public final class Gemm {
         for (int p0 = 0; p0 < k; p0 += DEPTH) {
             stageF32(a, aOffset, lda, m, k, row0, p0, aTile, ctx.localIdx);
             stageF16(b, bOffset, ldb, n, k, col0, p0, bTile, ctx.localIdx);
-            ctx.localBarrier();
-            multiplyTiles(aTile, bTile, acc, ctx.localIdx);
-            ctx.localBarrier();
+            multiplyStaged(ctx, aTile, bTile, acc);
         }
         store(c, cOffset, ldc, m, n, row0, col0, acc, alpha, beta, ctx.localIdx);
     }
@@ -78,44 +74,53 @@ public final class Gemm {
         for (int p0 = 0; p0 < k; p0 += DEPTH) {
             stageF32(a, aOffset, lda, m, k, row0, p0, aTile, ctx.localIdx);
             stageBF16(b, bOffset, ldb, n, k, col0, p0, bTile, ctx.localIdx);
-            ctx.localBarrier();
-            multiplyTiles(aTile, bTile, acc, ctx.localIdx);
-            ctx.localBarrier();
+            multiplyStaged(ctx, aTile, bTile, acc);
         }
         store(c, cOffset, ldc, m, n, row0, col0, acc, alpha, beta, ctx.localIdx);
     }
 
     // Staging: the TILE x DEPTH block of a row-major matrix at (row0, p0) into tile[p * STRIDE + row],
-    // zeros outside rows x k. Consecutive work-items read consecutive elements of a row.
+    // zeros outside rows x k. Consecutive work-items read consecutive elements of a row. One variant
+    // per element type (kernels have no generics); the index arithmetic is shared.
 
     static void stageF32(FloatArray src, int offset, int ld, int rows, int k, int row0, int p0, float[] tile, int thread) {
         for (int e = thread; e < TILE * DEPTH; e += THREADS) {
-            int r = e / DEPTH;
-            int p = e % DEPTH;
-            float v = 0.0f;
-            if (row0 + r < rows && p0 + p < k) v = src.get(offset + (row0 + r) * ld + p0 + p);
-            tile[p * STRIDE + r] = v;
+            int i = stagedIndex(e, offset, ld, rows, k, row0, p0);
+            tile[tileSlot(e)] = i < 0 ? 0.0f : src.get(i);
         }
     }
 
     static void stageF16(HalfArray src, int offset, int ld, int rows, int k, int row0, int p0, float[] tile, int thread) {
         for (int e = thread; e < TILE * DEPTH; e += THREADS) {
-            int r = e / DEPTH;
-            int p = e % DEPTH;
-            float v = 0.0f;
-            if (row0 + r < rows && p0 + p < k) v = src.get(offset + (row0 + r) * ld + p0 + p);
-            tile[p * STRIDE + r] = v;
+            int i = stagedIndex(e, offset, ld, rows, k, row0, p0);
+            tile[tileSlot(e)] = i < 0 ? 0.0f : src.get(i);
         }
     }
 
     static void stageBF16(BFloat16Array src, int offset, int ld, int rows, int k, int row0, int p0, float[] tile, int thread) {
         for (int e = thread; e < TILE * DEPTH; e += THREADS) {
-            int r = e / DEPTH;
-            int p = e % DEPTH;
-            float v = 0.0f;
-            if (row0 + r < rows && p0 + p < k) v = src.get(offset + (row0 + r) * ld + p0 + p);
-            tile[p * STRIDE + r] = v;
+            int i = stagedIndex(e, offset, ld, rows, k, row0, p0);
+            tile[tileSlot(e)] = i < 0 ? 0.0f : src.get(i);
         }
+    }
+
+    /** The source element of staged element {@code e} (row {@code e / DEPTH}, depth {@code e % DEPTH}), or -1 outside rows x k. */
+    static int stagedIndex(int e, int offset, int ld, int rows, int k, int row0, int p0) {
+        int r = e / DEPTH;
+        int p = e % DEPTH;
+        return row0 + r < rows && p0 + p < k ? offset + (row0 + r) * ld + p0 + p : -1;
+    }
+
+    /** Where staged element {@code e} sits in its tile: transposed, depth-major. */
+    static int tileSlot(int e) {
+        return e % DEPTH * STRIDE + e / DEPTH;
+    }
+
+    /** Once both tiles are staged (a barrier), accumulates their product; ends with a barrier before they are restaged. */
+    static void multiplyStaged(KernelContext ctx, float[] aTile, float[] bTile, float[] acc) {
+        ctx.localBarrier();
+        multiplyTiles(aTile, bTile, acc, ctx.localIdx);
+        ctx.localBarrier();
     }
 
     /** acc[4 * i + j] += sum_p aTile[p][ty + 16 i] * bTile[p][tx + 16 j] over the staged depth. */

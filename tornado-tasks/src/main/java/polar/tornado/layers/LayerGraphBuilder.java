@@ -28,7 +28,7 @@ import polar.tornado.types.HalfArray;
  * (final norm and LM head over each sequence's last token). Built once per {@link StepShape}
  * and replayed: everything that changes per step is read from {@link StepBuffers}' inputs.
  *
- * <p>A layer: norm -> fused QKV GEMM (+bias) -> RoPE -> KV write -> paged attention (+combine)
+ * <p>A layer: norm -> fused QKV GEMM (+bias) -> RoPE and KV write (one kernel) -> paged attention (+combine)
  * -> output GEMM accumulated into the residual -> norm -> MLP, whose last GEMM also accumulates
  * into the residual. The two seams for Polar Sparsity are {@link #attention} (selective heads)
  * and {@link #mlp} (gathered neurons).
@@ -147,12 +147,8 @@ public class LayerGraphBuilder {
         g.gemm(step.normed(), 0, w.qkv(), 0, step.qkv(), 0, t, shape.qkvDim(), hidden, 1f, 0f);
         addBias(g, step.qkv(), w.qkvBias(), t, shape.qkvDim());
         if (selective(l, s)) route(g, l, t);
-        if (shape.positions() == TransformerShape.Positions.ROTARY) {
-            int rotated = shape.heads() + shape.kvHeads();
-            g.parallel(Rope::rotate, Grid.of(t, rotated * shape.ropeDims() / 2), step.qkv(), step.positions(), weights.inverseFrequencies(),
-                    i32(t), i32(shape.qkvDim()), i32(rotated), constant(shape.headDim()), constant(shape.ropeDims()));
-        }
-        writeKv(g, l, t);
+        if (shape.positions() == TransformerShape.Positions.ROTARY) ropeAndWriteKv(g, l, t);
+        else writeKv(g, l, t);
         attention(g, l, s);
         // The residual add is the GEMM's beta = 1.
         g.gemm(step.attn(), 0, w.out(), 0, step.x(), 0, t, hidden, shape.qDim(), 1f, 1f);
@@ -344,6 +340,21 @@ public class LayerGraphBuilder {
         if (w2t.type() == ElementType.F16) g.kernel(SparseMlp::fc2F16, fc2, sp.h(), as(w2t, ElementType.F16), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
         else g.kernel(SparseMlp::fc2F32, fc2, sp.h(), as(w2t, ElementType.F32), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
         if (splits > 1) g.parallel(SparseMlp::fc2Combine, Grid.of(hidden, t), sp.partial(), w.downBias(), step.x(), i32(t), i32(hidden), i32(splits));
+    }
+
+    /** RoPE on the step's queries and keys of layer {@code l}, fused with writing the new K and V into the paged cache. */
+    protected void ropeAndWriteKv(TaskGraph g, int l, int t) {
+        Grid grid = Grid.of(t, Rope.rotateWriteKvItems(shape.heads(), shape.kvHeads(), shape.headDim(), shape.ropeDims()));
+        Buffer<?> k = kv.keys().get(l), v = kv.values().get(l);
+        if (halfAttention()) {
+            g.parallel(Rope::rotateWriteKvHalf, grid, step.qkv(), step.positions(), weights.inverseFrequencies(), as(k, ElementType.F16), as(v, ElementType.F16),
+                    kv.blockTable(), step.tokenSeq(), i32(t), i32(shape.heads()), i32(shape.kvHeads()), i32(kv.maxBlocks()),
+                    constant(shape.headDim()), constant(shape.ropeDims()), constant(kv.blockSize()));
+        } else {
+            g.parallel(Rope::rotateWriteKv, grid, step.qkv(), step.positions(), weights.inverseFrequencies(), as(k, ElementType.F32), as(v, ElementType.F32),
+                    kv.blockTable(), step.tokenSeq(), i32(t), i32(shape.heads()), i32(shape.kvHeads()), i32(kv.maxBlocks()),
+                    constant(shape.headDim()), constant(shape.ropeDims()), constant(kv.blockSize()));
+        }
     }
 
     /** Writes the step's new K and V of layer {@code l} into the paged cache. */

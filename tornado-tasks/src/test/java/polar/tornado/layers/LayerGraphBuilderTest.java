@@ -89,9 +89,9 @@ class LayerGraphBuilderTest {
         List<TaskGraph> graphs = builder(LLAMA, Precision.FLOAT32, 1).build(new StepShape(StepShape.Kind.PREFILL, 8, 2, 1));
         assertEquals(LLAMA.layers() + 2, graphs.size());
         assertEquals(List.of("gatherHalf"), names(graphs.getFirst()));
-        assertEquals(List.of("rmsnorm", "gemm", "rotate", "writeKv", "paged", "gemm", "rmsnorm", "gemm", "swiglu", "gemm"), names(graphs.get(1)));
+        assertEquals(List.of("rmsnorm", "gemm", "rotateWriteKv", "paged", "gemm", "rmsnorm", "gemm", "swiglu", "gemm"), names(graphs.get(1)));
         assertEquals(List.of("gather", "rmsnorm", "gemm"), names(graphs.getLast()));
-        GemmTask out = (GemmTask) graphs.get(1).tasks().get(5);
+        GemmTask out = (GemmTask) graphs.get(1).tasks().get(4);
         assertEquals(1f, out.beta(), "the output projection adds into the residual stream");
         assertEquals(8, out.m());
         GemmTask head = (GemmTask) graphs.getLast().tasks().get(2);
