@@ -8,15 +8,15 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import polar.engine.Engine;
+import polar.engine.BatchEngine;
 import polar.engine.EngineOptions;
 import polar.engine.Sequence;
+import polar.engine.parallel.TensorParallel;
 import polar.engine.sparsity.PolarSparsity;
 import polar.formats.Json;
 import polar.model.Model;
 import polar.model.ModelLoader;
 import polar.runtime.Backends;
-import polar.tornado.runtime.Backend;
 
 /**
  * {@code polar eval perplexity}: perplexity of a model on a text file, over consecutive windows of
@@ -39,7 +39,7 @@ final class EvalCommand implements Command {
     private static final Options.Spec FORMAT = new Options.Spec(List.of("--format"), true, "text or json (default text)");
     private static final Options.Spec HELP = new Options.Spec(List.of("-h", "--help"), false, "this help");
     private static final List<Options.Spec> SPECS = List.of(MODEL, TEXT, WINDOW, MAX_TOKENS, SparsityFlags.SPARSITY, SparsityFlags.ROUTERS,
-            SparsityFlags.DENSITY, SparsityFlags.MLP, SparsityFlags.ORACLE, BACKEND, DEVICE, FORMAT, HELP);
+            SparsityFlags.DENSITY, SparsityFlags.MLP, SparsityFlags.ORACLE, BACKEND, DEVICE, TensorParallelFlag.SPEC, FORMAT, HELP);
     private static final int BATCH = 8;
 
     private final PrintStream out;
@@ -76,6 +76,7 @@ final class EvalCommand implements Command {
         int maxTokens = o.integer(MAX_TOKENS.key(), Integer.MAX_VALUE, 2);
         String backendName = o.choice(BACKEND.key(), Backends.AUTO, List.of("jvm", "opencl", "cuda", Backends.AUTO));
         int device = o.integer(DEVICE.key(), 0, 0);
+        int ranks = TensorParallelFlag.ranks(o);
         boolean json = o.choice(FORMAT.key(), "text", List.of("text", "json")).equals("json");
 
         Path path = Path.of(o.string(MODEL.key(), ""));
@@ -93,7 +94,7 @@ final class EvalCommand implements Command {
         double nll = 0;
         long count = 0;
         long t0 = System.nanoTime();
-        try (Backend backend = Backends.open(backendName, device); Engine engine = new Engine(backend, model, options)) {
+        try (BatchEngine engine = TensorParallel.open(backendName, device, ranks, model, options)) {
             for (int from = 0; from < windows.size(); from += batch) {
                 List<int[]> group = windows.subList(from, Math.min(windows.size(), from + batch));
                 double[] r = teacherForced(engine, group);
@@ -122,7 +123,7 @@ final class EvalCommand implements Command {
     }
 
     /** Summed negative log-likelihood and predicted token count of a batch of windows. */
-    static double[] teacherForced(Engine engine, List<int[]> windows) {
+    static double[] teacherForced(BatchEngine engine, List<int[]> windows) {
         List<Sequence> seqs = new ArrayList<>();
         List<int[]> firsts = new ArrayList<>();
         for (int[] w : windows) {

@@ -7,16 +7,16 @@ import java.util.List;
 import java.util.Map;
 import polar.engine.ContextOverflowException;
 import polar.engine.EmbeddedModel;
-import polar.engine.Engine;
+import polar.engine.BatchEngine;
 import polar.engine.EngineOptions;
 import polar.engine.Generator;
+import polar.engine.parallel.TensorParallel;
 import polar.engine.sparsity.PolarSparsity;
 import polar.formats.Json;
 import polar.model.Model;
 import polar.model.ModelLoader;
 import polar.model.Tokenizer;
 import polar.runtime.Backends;
-import polar.tornado.runtime.Backend;
 
 /**
  * {@code polar generate}: continues a prompt. Text output streams tokens as they come and ends
@@ -35,7 +35,7 @@ final class GenerateCommand implements Command {
     private static final Options.Spec DEVICE = new Options.Spec(List.of("--device"), true, "device index of the backend (default 0)");
     private static final Options.Spec FORMAT = new Options.Spec(List.of("--format"), true, "text or json (default text)");
     private static final Options.Spec HELP = new Options.Spec(List.of("-h", "--help"), false, "this help");
-    private static final List<Options.Spec> SPECS = List.of(MODEL, PROMPT, TOKENS, TEMPERATURE, TOP_P, TOP_K, SEED, BACKEND, DEVICE,
+    private static final List<Options.Spec> SPECS = List.of(MODEL, PROMPT, TOKENS, TEMPERATURE, TOP_P, TOP_K, SEED, BACKEND, DEVICE, TensorParallelFlag.SPEC,
             SparsityFlags.SPARSITY, SparsityFlags.ROUTERS, SparsityFlags.DENSITY, SparsityFlags.MLP, FORMAT, HELP);
 
     private final PrintStream out;
@@ -67,6 +67,7 @@ final class GenerateCommand implements Command {
                 o.integer(TOP_K.key(), 0, 0), o.number(TOP_P.key(), 1f, Float.MIN_VALUE, 1f), o.longValue(SEED.key(), 42));
         String backendName = o.choice(BACKEND.key(), Backends.AUTO, List.of("jvm", "opencl", "cuda", Backends.AUTO));
         int device = o.integer(DEVICE.key(), 0, 0);
+        int ranks = TensorParallelFlag.ranks(o);
         boolean json = o.choice(FORMAT.key(), "text", List.of("text", "json")).equals("json");
 
         long t0 = System.nanoTime();
@@ -82,7 +83,7 @@ final class GenerateCommand implements Command {
         if (ids.length == 0) throw new UsageException("the prompt is empty and the model adds no BOS token");
         EngineOptions options = EngineOptions.defaults().withMaxSequences(1).withMaxContext(Math.min(context, ids.length + Math.max(1, maxTokens)))
                 .withSparsity(sparsity);
-        try (Backend backend = Backends.open(backendName, device); Engine engine = new Engine(backend, model, options)) {
+        try (BatchEngine engine = TensorParallel.open(backendName, device, ranks, model, options)) {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
             Generator generator = new Generator(engine);
             Tokenizer.StreamDecoder stream = tokenizer.streamDecoder();
@@ -101,7 +102,7 @@ final class GenerateCommand implements Command {
                 out.println(stream.flush());
                 Generator.Stats st = generator.lastStats();
                 err.printf("polar: %s on %s: load %.2f s, compile %.2f s, prefill %d tokens %.1f tokens/s, decode %d tokens %.1f tokens/s (%s)%n",
-                        path.getFileName(), backend, loadSeconds, st.compileNanos() / 1e9, st.promptTokens(), st.prefillTokensPerSecond(),
+                        path.getFileName(), engine, loadSeconds, st.compileNanos() / 1e9, st.promptTokens(), st.prefillTokensPerSecond(),
                         st.generatedTokens(), st.decodeTokensPerSecond(), result.stop().name().toLowerCase().replace('_', ' '));
             }
             return Polar.OK;

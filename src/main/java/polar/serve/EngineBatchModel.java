@@ -8,10 +8,12 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import polar.engine.BatchEngine;
 import polar.engine.EmbeddedModel;
 import polar.engine.Engine;
 import polar.engine.EngineOptions;
 import polar.engine.Sequence;
+import polar.engine.parallel.TensorParallel;
 import polar.engine.sparsity.PolarSparsity;
 import polar.engine.sparsity.SyntheticRouters;
 import polar.formats.DType;
@@ -27,12 +29,13 @@ import polar.runtime.Backends;
 import polar.tornado.runtime.Backend;
 
 /**
- * The {@link Engine} as a {@link BatchModel}: a sequence id is the engine sequence's block-table row; prefill chunks
+ * The engine ({@link Engine}, or a tensor-parallel one) as a {@link BatchModel}: a sequence id is the engine sequence's block-table row; prefill chunks
  * and decode batches each run as one engine step, whose logits rows are handed on as they are.
  */
 public final class EngineBatchModel implements BatchModel {
+    /** Null where the engine owns its devices ({@link TensorParallel#open}). */
     private final Backend backend;
-    private final Engine engine;
+    private final BatchEngine engine;
     private final String id, chatTemplate;
     private final Tokenizer tokenizer;
     private final int maxPrefillTokens;
@@ -40,8 +43,17 @@ public final class EngineBatchModel implements BatchModel {
 
     /** Runs {@code model} on {@code backend}; closing this closes the engine and the backend. */
     public EngineBatchModel(Backend backend, Model model, EngineOptions options, String id, String chatTemplate) {
+        this(backend, new Engine(backend, model, options), model, options, id, chatTemplate);
+    }
+
+    /** Serves {@code engine} (made with {@code options} for {@code model}); closing this closes the engine, which owns its devices. */
+    public EngineBatchModel(BatchEngine engine, Model model, EngineOptions options, String id, String chatTemplate) {
+        this(null, engine, model, options, id, chatTemplate);
+    }
+
+    private EngineBatchModel(Backend backend, BatchEngine engine, Model model, EngineOptions options, String id, String chatTemplate) {
         this.backend = backend;
-        this.engine = new Engine(backend, model, options);
+        this.engine = engine;
         this.tokenizer = model.tokenizer();
         this.id = id;
         this.chatTemplate = chatTemplate;
@@ -50,7 +62,7 @@ public final class EngineBatchModel implements BatchModel {
 
     /**
      * The loader of {@code polar serve}: the model file or folder (or {@code synthetic:SHAPE}: random float16 weights
-     * of that shape speaking the tokenizer model's vocabulary), the sparsity, the backend, the engine's capacity.
+     * of that shape speaking the tokenizer model's vocabulary), the sparsity, the backend and tensor-parallel ranks, the engine's capacity.
      */
     public static EngineBatchModel load(ServeCommand.ModelOptions o) throws IOException {
         boolean synthetic = o.model() != null && SyntheticModel.isName(o.model());
@@ -63,11 +75,11 @@ public final class EngineBatchModel implements BatchModel {
                 .withSparsity(sparsity(o, synthetic, path, model.config()));
         if (o.context() > 0) options = options.withMaxContext(o.context());
         if (o.kvBlocks() > 0) options = options.withKvBlocks(o.kvBlocks() + 1); // the engine's scratch block comes on top
-        Backend backend = Backends.open(o.backend() != null ? o.backend() : Backends.AUTO, o.device());
+        BatchEngine engine = TensorParallel.open(o.backend() != null ? o.backend() : Backends.AUTO, o.device(), o.tensorParallel(), model, options);
         try {
-            return new EngineBatchModel(backend, model, options, synthetic ? o.model() : modelName(path), chatTemplate(path));
-        } catch (RuntimeException e) {
-            backend.close();
+            return new EngineBatchModel(engine, model, options, synthetic ? o.model() : modelName(path), chatTemplate(path));
+        } catch (IOException | RuntimeException e) {
+            engine.close();
             throw e;
         }
     }
@@ -123,7 +135,7 @@ public final class EngineBatchModel implements BatchModel {
         return f.string("chat_template", null);
     }
 
-    public Engine engine() { return engine; }
+    public BatchEngine engine() { return engine; }
 
     @Override public String id() { return id; }
     @Override public Tokenizer tokenizer() { return tokenizer; }
@@ -176,7 +188,7 @@ public final class EngineBatchModel implements BatchModel {
         try {
             engine.close();
         } finally {
-            backend.close();
+            if (backend != null) backend.close();
         }
     }
 

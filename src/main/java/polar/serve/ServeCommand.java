@@ -6,10 +6,11 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import polar.cli.Command;
 import polar.cli.UsageException;
+import polar.engine.parallel.TensorParallel;
 import polar.model.SyntheticModel;
 
 /**
- * {@code polar serve [-m MODEL|synthetic:SHAPE] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--backend jvm|opencl|cuda]
+ * {@code polar serve [-m MODEL|synthetic:SHAPE] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--backend jvm|opencl|cuda] [--tensor-parallel N]
  * [--sparsity dense|polar [--routers DIR] [--attn-density D] [--mlp polar|dense]] [--max-batch N] [--context N] [--kv-blocks N]
  * [--queue N] [--prefill-chunk N] [--shutdown-grace SECONDS]}.
  * Serves until SIGINT/SIGTERM, then shuts down gracefully.
@@ -28,9 +29,16 @@ public final class ServeCommand implements Command {
      * @param routers    with polar: the folder of the plan and routers (null: the model's folder; random ones for a synthetic model)
      * @param attnDensity with polar: attention units kept in layers 1.. (0: the plan's)
      * @param mlp        with polar: polar (the plan's MLP table) or dense
+     * @param tensorParallel ranks the model is split over (1, 2, 4 or 8; {@code --tensor-parallel})
      */
     public record ModelOptions(String model, String tokenizer, String backend, int device, String sparsity, String routers,
-                               double attnDensity, String mlp, int maxBatch, int context, int kvBlocks) {}
+                               double attnDensity, String mlp, int maxBatch, int context, int kvBlocks, int tensorParallel) {
+        /** One rank. */
+        public ModelOptions(String model, String tokenizer, String backend, int device, String sparsity, String routers,
+                            double attnDensity, String mlp, int maxBatch, int context, int kvBlocks) {
+            this(model, tokenizer, backend, device, sparsity, routers, attnDensity, mlp, maxBatch, context, kvBlocks, 1);
+        }
+    }
 
     /** Opens a model for serving (the engine's adapter to {@link BatchModel}). */
     @FunctionalInterface
@@ -49,6 +57,7 @@ public final class ServeCommand implements Command {
               --api-key KEY           require 'Authorization: Bearer KEY' on /v1/ routes
               --backend NAME          jvm, opencl, cuda or auto (default auto)
               --device N              device index of the backend (default 0)
+              --tensor-parallel N     split the model over N ranks: 1, 2, 4 or 8 (cuda: N devices from --device, NCCL; default 1)
               --sparsity MODE         dense or polar (default dense)
               --routers DIR           with polar: folder of polar-sparsity.json and polar-routers.safetensors
                                       (default: the model folder; random routers for synthetic:SHAPE)
@@ -110,7 +119,7 @@ public final class ServeCommand implements Command {
     Server start(Options o) throws IOException {
         BatchModel model = loader.load(new ModelOptions(o.model, o.tokenizer, o.backend, o.device, o.sparsity, o.routers, o.attnDensity,
                 o.mlp != null ? o.mlp : "polar",
-                o.maxBatch, o.context, o.kvBlocks));
+                o.maxBatch, o.context, o.kvBlocks, o.tensorParallel));
         Scheduler scheduler = new Scheduler(model, new Scheduler.Config(o.queue, o.prefillChunk));
         Server server;
         try {
@@ -139,7 +148,7 @@ public final class ServeCommand implements Command {
         String model, tokenizer, backend, sparsity = "dense", routers, mlp, apiKey;
         double attnDensity;
         String host = Server.Config.DEFAULT_HOST;
-        int port = Server.Config.DEFAULT_PORT, device, maxBatch, context, kvBlocks, queue = Scheduler.Config.defaults().queueCapacity(),
+        int port = Server.Config.DEFAULT_PORT, device, tensorParallel = 1, maxBatch, context, kvBlocks, queue = Scheduler.Config.defaults().queueCapacity(),
                 prefillChunk = Scheduler.Config.defaults().prefillTokensPerStep(), maxBody = Server.Config.DEFAULT_MAX_BODY;
         Duration grace = Duration.ofSeconds(30);
 
@@ -158,6 +167,7 @@ public final class ServeCommand implements Command {
                     case "--api-key" -> o.apiKey = v;
                     case "--backend" -> o.backend = v;
                     case "--device" -> o.device = intIn(flag, v, 0, Integer.MAX_VALUE);
+                    case "--tensor-parallel" -> o.tensorParallel = oneOf(flag, v, TensorParallel.DEGREES);
                     case "--tokenizer" -> o.tokenizer = v;
                     case "--sparsity" -> o.sparsity = v;
                     case "--routers" -> o.routers = v;
@@ -192,6 +202,12 @@ public final class ServeCommand implements Command {
                 // reported below
             }
             throw new UsageException(flag + " must be a number in (0, 1], got '" + value + "'");
+        }
+
+        private static int oneOf(String flag, String value, java.util.List<Integer> allowed) {
+            int n = intIn(flag, value, 1, Integer.MAX_VALUE);
+            if (!allowed.contains(n)) throw new UsageException(flag + " must be one of " + allowed + ", got " + n);
+            return n;
         }
 
         static int intIn(String flag, String value, int min, int max) {

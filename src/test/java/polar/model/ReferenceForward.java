@@ -6,9 +6,10 @@ import polar.formats.Tensor;
  * A plain float64 transformer over a loaded {@link Model}, one token at a time with a KV cache: Llama
  * (RMSNorm, half-split RoPE, GQA, SwiGLU) and OPT (LayerNorm, learned positions, ReLU, biases).
  * It checks that the loader hands out the right tensors in the right layout (including GGUF's un-permuted
- * Q/K rows); it is no part of the engine.
+ * Q/K rows); it is no part of the engine. Its blocks are public so other checks can recombine them
+ * (tensor parallelism sums the blocks of the ranks' models: {@code polar.engine.parallel.ShardedReference}).
  */
-final class ReferenceForward {
+public final class ReferenceForward {
     private final ModelConfig c;
     private final double[][] embed, positions, lmHead;
     private final double[] finalNorm, finalNormBias;
@@ -20,7 +21,7 @@ final class ReferenceForward {
                          double[][] wv, double[] bv, double[][] wo, double[] bo, double[] mlpNorm, double[] mlpNormBias,
                          double[][] gate, double[][] up, double[] upBias, double[][] down, double[] downBias) {}
 
-    ReferenceForward(Model m, int maxTokens) {
+    public ReferenceForward(Model m, int maxTokens) {
         c = m.config();
         ModelWeights w = m.weights();
         embed = matrix(w.tokenEmbedding());
@@ -93,52 +94,82 @@ final class ReferenceForward {
             }
     }
 
+    public int layers() { return layers.length; }
+
     /** Feeds {@code token} at the next position; returns the logits. */
-    double[] next(int token) {
+    public double[] next(int token) {
         int pos = position++;
-        double[] x = embed[token].clone();
-        if (positions != null) for (int i = 0; i < x.length; i++) x[i] += positions[pos + c.positionOffset()][i];
-        int d = c.headDim();
+        double[] x = embedding(token, pos);
         for (int l = 0; l < layers.length; l++) {
-            Layer w = layers[l];
-            double[] h = norm(x, w.attnNorm, w.attnNormBias);
-            double[] q = matvec(w.wq, h, w.bq), k = matvec(w.wk, h, w.bk), v = matvec(w.wv, h, w.bv);
-            if (c.architecture() == Architecture.LLAMA) { rope(q, c.heads(), pos); rope(k, c.kvHeads(), pos); }
-            keys[l][pos] = k;
-            values[l][pos] = v;
-            double[] att = new double[c.qDim()];
-            for (int head = 0; head < c.heads(); head++) {
-                int kv = head / c.groupSize();
-                double[] scores = new double[pos + 1];
-                double max = Double.NEGATIVE_INFINITY;
-                for (int t = 0; t <= pos; t++) {
-                    double s = 0;
-                    for (int i = 0; i < d; i++) s += q[head * d + i] * keys[l][t][kv * d + i];
-                    scores[t] = s / Math.sqrt(d);
-                    max = Math.max(max, scores[t]);
-                }
-                double sum = 0;
-                for (int t = 0; t <= pos; t++) sum += scores[t] = Math.exp(scores[t] - max);
-                for (int t = 0; t <= pos; t++)
-                    for (int i = 0; i < d; i++) att[head * d + i] += scores[t] / sum * values[l][t][kv * d + i];
-            }
-            double[] o = matvec(w.wo, att, w.bo);
-            for (int i = 0; i < x.length; i++) x[i] += o[i];
-            h = norm(x, w.mlpNorm, w.mlpNormBias);
-            double[] up = matvec(w.up, h, w.upBias);
-            if (w.gate != null) {
-                double[] g = matvec(w.gate, h, null);
-                for (int i = 0; i < up.length; i++) up[i] *= g[i] / (1 + Math.exp(-g[i]));
-            } else {
-                for (int i = 0; i < up.length; i++) up[i] = Math.max(0, up[i]);
-            }
-            double[] down = matvec(w.down, up, w.downBias);
-            for (int i = 0; i < x.length; i++) x[i] += down[i];
+            add(x, attention(l, x, pos));
+            add(x, mlp(l, x));
         }
+        return logits(x);
+    }
+
+    /** The residual stream's start: the token's embedding (plus its learned position). */
+    public double[] embedding(int token, int pos) {
+        double[] x = embed[token].clone();
+        if (positions != null) add(x, positions[pos + c.positionOffset()]);
+        return x;
+    }
+
+    /** The final norm and LM head. */
+    public double[] logits(double[] x) {
         return matvec(lmHead, norm(x, finalNorm, finalNormBias), null);
     }
 
-    static int argmax(double[] v) {
+    /**
+     * Layer {@code layer}'s attention block for hidden state {@code x} at position {@code pos}: what it adds
+     * to the residual stream (the output projection, with its bias). Caches this position's K and V.
+     */
+    public double[] attention(int layer, double[] x, int pos) {
+        Layer w = layers[layer];
+        int d = c.headDim();
+        double[] h = norm(x, w.attnNorm, w.attnNormBias);
+        double[] q = matvec(w.wq, h, w.bq), k = matvec(w.wk, h, w.bk), v = matvec(w.wv, h, w.bv);
+        if (c.architecture() == Architecture.LLAMA) { rope(q, c.heads(), pos); rope(k, c.kvHeads(), pos); }
+        keys[layer][pos] = k;
+        values[layer][pos] = v;
+        double[] att = new double[c.qDim()];
+        for (int head = 0; head < c.heads(); head++) {
+            int kv = head / c.groupSize();
+            double[] scores = new double[pos + 1];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int t = 0; t <= pos; t++) {
+                double s = 0;
+                for (int i = 0; i < d; i++) s += q[head * d + i] * keys[layer][t][kv * d + i];
+                scores[t] = s / Math.sqrt(d);
+                max = Math.max(max, scores[t]);
+            }
+            double sum = 0;
+            for (int t = 0; t <= pos; t++) sum += scores[t] = Math.exp(scores[t] - max);
+            for (int t = 0; t <= pos; t++)
+                for (int i = 0; i < d; i++) att[head * d + i] += scores[t] / sum * values[layer][t][kv * d + i];
+        }
+        return matvec(w.wo, att, w.bo);
+    }
+
+    /** Layer {@code layer}'s MLP block for hidden state {@code x}: what it adds to the residual stream (the down projection, with its bias). */
+    public double[] mlp(int layer, double[] x) {
+        Layer w = layers[layer];
+        double[] h = norm(x, w.mlpNorm, w.mlpNormBias);
+        double[] up = matvec(w.up, h, w.upBias);
+        if (w.gate != null) {
+            double[] g = matvec(w.gate, h, null);
+            for (int i = 0; i < up.length; i++) up[i] *= g[i] / (1 + Math.exp(-g[i]));
+        } else {
+            for (int i = 0; i < up.length; i++) up[i] = Math.max(0, up[i]);
+        }
+        return matvec(w.down, up, w.downBias);
+    }
+
+    /** {@code x += y}. */
+    public static void add(double[] x, double[] y) {
+        for (int i = 0; i < x.length; i++) x[i] += y[i];
+    }
+
+    public static int argmax(double[] v) {
         int best = 0;
         for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
         return best;

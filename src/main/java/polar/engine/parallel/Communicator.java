@@ -28,7 +28,8 @@ public interface Communicator extends AutoCloseable {
 
     /**
      * Sums {@code count} elements of {@code buffer} from element {@code offset} over all ranks, in
-     * place, after the work already queued on {@code backend} (which owns the buffer). This default
+     * place, after the work already queued on {@code backend} (which owns the buffer) and before the
+     * work queued after it (in stream order; see {@link #enqueuesOn}). This default
      * stages the values through host memory ({@link Backend#read}, {@link #allReduceSum(MemorySegment,
      * ElementType, long)}, {@link Backend#write}), which any backend supports; NCCL sums device memory directly.
      */
@@ -39,6 +40,16 @@ public interface Communicator extends AutoCloseable {
             allReduceSum(host, buffer.type(), count);
             backend.write(buffer, offset, host, count);
         }
+    }
+
+    /**
+     * Whether {@link #allReduceSum(Backend, Buffer, long, long)} on {@code backend} only enqueues the
+     * sum on the backend's stream, in order with its work and without waiting for it: then the host
+     * never blocks between blocks, and the backend's {@link Backend#capture} may record the sums in
+     * the same device graph as the step. False here: the default stages through host memory.
+     */
+    default boolean enqueuesOn(Backend backend) {
+        return false;
     }
 
     /** Returns once every rank has called it. */

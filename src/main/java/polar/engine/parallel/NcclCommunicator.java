@@ -14,10 +14,10 @@ import polar.tornado.types.FloatArray;
 
 /**
  * A rank of an NCCL communicator over the GPUs of this host, one {@link CudaBackend} per rank.
- * An all-reduce waits for the work queued on the rank's backend, sums in place on the GPUs with
- * {@code ncclAllReduce} on a stream of its own, and waits for that: correct on any backend stream,
- * at the price of two host synchronisations per collective (summing on the backend's stream, inside
- * its captured graphs, needs the backend to expose the stream: see docs/tensor-parallel.md).
+ * An all-reduce of a device buffer is enqueued with {@code ncclAllReduce} on the backend's own
+ * stream ({@link CudaBackend#stream()}), in order with the step's kernels and without a host wait,
+ * so {@link RankBackend} can capture a whole step, all-reduces included, as one CUDA graph (NCCL
+ * supports stream capture). Host-memory sums and {@link #barrier()} wait for the stream.
  */
 public final class NcclCommunicator implements Communicator {
     private final Nccl nccl;
@@ -26,7 +26,7 @@ public final class NcclCommunicator implements Communicator {
     private final MemorySegment comm;
     private final int rank, size;
     private final int device;
-    private final MemorySegment context, stream;
+    private final MemorySegment context;
     private final Buffer<FloatArray> token;
     private volatile Throwable failure;
     private boolean closed;
@@ -40,8 +40,6 @@ public final class NcclCommunicator implements Communicator {
         this.size = size;
         this.device = driver.device(backend.deviceIndex());
         this.context = driver.primaryContextRetain(device);
-        driver.setCurrent(context);
-        this.stream = driver.streamCreate(CudaDriver.STREAM_NON_BLOCKING);
         this.token = backend.allocate(ElementType.F32, 1, "nccl.barrier");
     }
 
@@ -76,21 +74,25 @@ public final class NcclCommunicator implements Communicator {
     /** The GPU rank's backend. */
     public CudaBackend backend() { return backend; }
 
+    /** Sums on the GPUs, enqueued on the stream of {@code owner}, which must be this rank's backend. */
     @Override
     public void allReduceSum(Backend owner, Buffer<?> buffer, long offset, long count) {
         checkUsable();
+        if (owner != backend) throw new IllegalArgumentException(this + " sums buffers of its own backend " + backend + ", not of " + owner);
         if (!(buffer instanceof CudaBuffer<?> cuda)) throw new IllegalArgumentException("NCCL sums CUDA device memory; " + buffer + " is not a CUDA buffer");
         if (offset < 0 || count < 0 || offset + count > buffer.length()) {
             throw new IllegalArgumentException("all-reduce of " + count + " elements at " + offset + " is outside " + buffer);
         }
-        owner.synchronize();
-        driver.setCurrent(context);
         long at = cuda.address(offset);
-        nccl.allReduce(at, at, count, Nccl.DataType.of(buffer.type()), comm, stream);
-        driver.streamSynchronize(stream);
+        nccl.allReduce(at, at, count, Nccl.DataType.of(buffer.type()), comm, backend.stream().handle());
     }
 
-    /** Stages host memory through a temporary device buffer of the rank's backend. */
+    @Override
+    public boolean enqueuesOn(Backend owner) {
+        return owner == backend;
+    }
+
+    /** Stages host memory through a temporary device buffer of the rank's backend (the read waits for the sum). */
     @Override
     public void allReduceSum(MemorySegment data, ElementType<?> type, long count) {
         Buffer<?> staged = backend.allocate(type, Math.max(1, count), "nccl.staging");
@@ -103,10 +105,11 @@ public final class NcclCommunicator implements Communicator {
         }
     }
 
-    /** An all-reduce of one value: returns when every rank has reached it. */
+    /** An all-reduce of one value, waited for: returns when every rank has reached it. */
     @Override
     public void barrier() {
         allReduceSum(backend, token, 0, 1);
+        backend.synchronize();
     }
 
     @Override
@@ -130,7 +133,6 @@ public final class NcclCommunicator implements Communicator {
         try {
             if (failure == null) nccl.commDestroy(comm);
         } finally {
-            driver.streamDestroy(stream);
             backend.free(token);
             driver.primaryContextRelease(device);
         }

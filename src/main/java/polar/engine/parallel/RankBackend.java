@@ -3,9 +3,11 @@ package polar.engine.parallel;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import polar.tornado.graph.Buffer;
 import polar.tornado.graph.TaskGraph;
 import polar.tornado.runtime.Backend;
@@ -16,9 +18,10 @@ import polar.tornado.types.ElementType;
 /**
  * One tensor-parallel rank's view of its device: the device's own backend, except that a compiled
  * step is cut after every graph that {@link TensorParallelLayerBuilder} marked, and the marked
- * buffer region is all-reduced over the group there. The pieces between the cuts are compiled
- * (and captured) by the device's backend as usual, so a plain {@link polar.engine.Engine} runs a
- * rank without knowing it is one. Closing it leaves the device's backend open.
+ * buffer region is all-reduced over the group there. The pieces between the cuts are compiled by
+ * the device's backend as usual, and the step is captured whole where the sums are stream-ordered
+ * device work (NCCL), so a plain {@link polar.engine.Engine} runs a rank without knowing it is one.
+ * Closing it leaves the device's backend open.
  */
 final class RankBackend implements Backend {
     /** Sum {@code count} elements of {@code buffer} from {@code offset} over the ranks. */
@@ -27,6 +30,8 @@ final class RankBackend implements Backend {
     private final Backend device;
     private final Communicator communicator;
     private final Map<TaskGraph, AllReduce> marks = Collections.synchronizedMap(new IdentityHashMap<>());
+    /** All-reduce sizes already run once outside a capture (see {@link #capture}). */
+    private final Set<Size> warmedUp = new HashSet<>();
 
     RankBackend(Backend device, Communicator communicator) {
         this.device = device;
@@ -58,12 +63,43 @@ final class RankBackend implements Backend {
         return new Program(segments);
     }
 
-    /** Captures each piece between all-reduces on its own (a collective is no part of a captured device graph here). */
+    /**
+     * Where the communicator enqueues its sums on the device's stream ({@link Communicator#enqueuesOn}),
+     * the whole step, all-reduces included, becomes one device graph (one launch per step); else each
+     * piece between all-reduces is captured on its own and the sums run between them. Every distinct
+     * all-reduce size runs once outside the capture first: NCCL connects its peers lazily, on the
+     * first collective of each kind, which must not happen during a capture.
+     */
     @Override
     public Executable capture(Executable executable) {
         if (!(executable instanceof Program p)) return device.capture(executable);
+        if (communicator.enqueuesOn(device) && WHOLE_STEP_GRAPH) {
+            warmUp(p);
+            return device.capture(p);
+        }
         return new Program(p.segments.stream().map(s -> new Segment(device.capture(s.work), s.reduce)).toList());
     }
+
+    /** Runs an all-reduce of each size of {@code p} not run before, over a scratch buffer, and waits for it. */
+    private void warmUp(Program p) {
+        List<AllReduce> fresh = p.segments.stream().map(Segment::reduce)
+                .filter(r -> r != null && warmedUp.add(new Size(r.buffer().type(), r.count()))).toList();
+        if (fresh.isEmpty()) return;
+        for (AllReduce r : fresh) {
+            Buffer<?> scratch = device.allocate(r.buffer().type(), Math.max(1, r.count()), "tp.warmUp");
+            try {
+                communicator.allReduceSum(device, scratch, 0, r.count());
+                device.synchronize();
+            } finally {
+                device.free(scratch);
+            }
+        }
+    }
+
+    /** Off ({@code -Dpolar.tp.wholeStepGraph=false}): capture the pieces between all-reduces separately (to isolate a capture problem). */
+    private static final boolean WHOLE_STEP_GRAPH = !"false".equals(System.getProperty("polar.tp.wholeStepGraph"));
+
+    private record Size(ElementType<?> type, long count) {}
 
     private record Segment(Executable work, AllReduce reduce) {}
 

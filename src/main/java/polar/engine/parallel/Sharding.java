@@ -24,9 +24,10 @@ import polar.model.ModelWeights;
  *   <li>Q, K, V: rows of whole heads ({@code heads/N} query heads and {@code kvHeads/N} KV heads per
  *       rank; rank {@code r}'s query heads use exactly its KV heads, so GQA groups stay together),
  *       with their bias slices.</li>
- *   <li>O projection: the matching input columns; its bias only on rank 0, so it is counted once in the sum.</li>
+ *   <li>O projection: the matching input columns; its bias only on rank 0, so it is counted once in the
+ *       sum (the other ranks hold zeros of its shape, so that every rank runs the same kernels).</li>
  *   <li>Llama gate and up, OPT fc1: rows of {@code ffn/N} neurons (fc1's bias sliced alike).</li>
- *   <li>down / fc2: the matching input columns; fc2's bias only on rank 0.</li>
+ *   <li>down / fc2: the matching input columns; fc2's bias only on rank 0 (zeros elsewhere).</li>
  *   <li>Norms, token and position embeddings and the LM head are the same tensors on every rank.</li>
  * </ul>
  * A rank's {@link ModelConfig} has {@code heads/N}, {@code kvHeads/N} and {@code ffn/N} (hidden unchanged).
@@ -58,12 +59,19 @@ public final class Sharding {
         for (LayerWeights layer : w.layers()) {
             layers.add(sliced.computeIfAbsent(layer, l -> new LayerWeights(l.attnNorm(), l.attnNormBias(),
                     q.rows(l.wq()), q.elements(l.bq()), kv.rows(l.wk()), kv.elements(l.bk()), kv.rows(l.wv()), kv.elements(l.bv()),
-                    q.columns(l.wo()), first ? l.bo() : null,
+                    q.columns(l.wo()), first ? l.bo() : zeros(l.bo(), rank, ranks),
                     l.mlpNorm(), l.mlpNormBias(),
-                    ffn.rows(l.gate()), ffn.rows(l.up()), ffn.elements(l.upBias()), ffn.columns(l.down()), first ? l.downBias() : null)));
+                    ffn.rows(l.gate()), ffn.rows(l.up()), ffn.elements(l.upBias()), ffn.columns(l.down()), first ? l.downBias() : zeros(l.downBias(), rank, ranks))));
         }
         ModelWeights rankWeights = new ModelWeights(w.tokenEmbedding(), w.positionEmbedding(), layers, w.finalNorm(), w.finalNormBias(), w.lmHead());
         return new Model(rankConfig(c, ranks), rankWeights, model.tokenizer(), model.source());
+    }
+
+    /** A tensor of {@code t}'s type and shape holding zeros (null for null). */
+    private static Tensor zeros(Tensor t, int rank, int ranks) {
+        if (t == null) return null;
+        MemorySegment data = Arena.ofAuto().allocate(Math.max(1, t.data().byteSize()), 64).asSlice(0, t.data().byteSize());
+        return new Tensor(t.name() + " [zeros on rank " + rank + " of " + ranks + "]", t.dtype(), t.shape(), data, t.file());
     }
 
     /** The config of every rank: {@code heads/N}, {@code kvHeads/N}, {@code ffn/N}, the rest unchanged. */

@@ -2,7 +2,9 @@ package polar.engine.parallel;
 
 import java.util.ArrayList;
 import java.util.List;
+import polar.tornado.graph.Arg;
 import polar.tornado.graph.Buffer;
+import polar.tornado.graph.Grid;
 import polar.tornado.graph.GemmTask;
 import polar.tornado.graph.KernelMethods;
 import polar.tornado.graph.KernelRef;
@@ -10,6 +12,8 @@ import polar.tornado.graph.KernelTask;
 import polar.tornado.graph.Task;
 import polar.tornado.graph.TaskGraph;
 import polar.tornado.kernels.Activations;
+import polar.tornado.kernels.RankKernels;
+import polar.tornado.kernels.SparseMlp;
 import polar.tornado.layers.KvBuffers;
 import polar.tornado.layers.LayerGraphBuilder;
 import polar.tornado.layers.ModelBuffers;
@@ -30,12 +34,22 @@ import polar.tornado.types.FloatArray;
  *   <li>the graph is cut right after the block (after rank 0's bias add), and the {@link RankBackend}
  *       all-reduces the rows the GEMM wrote, so every rank then holds {@code x + sum of partials}.</li>
  * </ul>
- * Everything else (norms, attention over the rank's heads, KV writes, embeddings, the LM head)
- * runs on every rank as built. The inner builder may be any {@link LayerGraphBuilder} whose blocks
- * end in such accumulating GEMMs; one that adds into the residual otherwise is refused.
+ * Polar Sparsity's MLP ends in a kernel that adds into the residual (FC2, or the combine of its
+ * split partials) instead: on every rank
+ * but 0 the residual rows are cleared right before it, to the same effect. Everything else (norms,
+ * attention over the rank's heads, KV writes, embeddings, the LM head) runs on every rank as built.
+ * The inner builder may be any {@link LayerGraphBuilder} whose blocks end in such accumulating
+ * GEMMs or FC2; one that adds into the residual otherwise is refused.
  */
 final class TensorParallelLayerBuilder extends LayerGraphBuilder {
     private static final KernelRef ADD_BIAS = KernelRef.of((KernelMethods.P4<FloatArray, FloatArray, Integer, Integer>) Activations::addBias);
+    private static final KernelRef CLEAR = KernelRef.of((KernelMethods.P2<FloatArray, Integer>) RankKernels::clear);
+    /** The sparse MLP's FC2 kernels: {@code out += h . W2t + bias} in one split (argument 4 is {@code out}, 9 the number of splits). */
+    private static final List<KernelRef> SPARSE_FC2 = List.of(KernelRef.of(SparseMlp.class, "fc2F16"), KernelRef.of(SparseMlp.class, "fc2F32"));
+    private static final int FC2_OUT = 4, FC2_SPLITS = 9;
+    /** With several splits, FC2 writes partials and this adds them into {@code out} (argument 2) with the bias. */
+    private static final KernelRef FC2_COMBINE = KernelRef.of(SparseMlp.class, "fc2Combine");
+    private static final int COMBINE_OUT = 2;
 
     private final LayerGraphBuilder inner;
     private final RankBackend rank;
@@ -51,17 +65,19 @@ final class TensorParallelLayerBuilder extends LayerGraphBuilder {
     public List<TaskGraph> build(StepShape s) {
         List<TaskGraph> graphs = new ArrayList<>();
         int blocks = 0;
-        for (TaskGraph g : inner.build(s)) blocks += split(g, graphs);
+        for (TaskGraph g : inner.build(s)) blocks += split(g, s, graphs);
         if (blocks != 2 * shape.layers()) {
             throw new IllegalStateException("tensor parallelism expects each of the " + shape.layers() + " layers to add two blocks into "
-                    + step.x() + " with accumulating GEMMs (attention output, MLP down projection), found " + blocks + " in the graphs of " + s);
+                    + step.x() + " with accumulating GEMMs (attention output, MLP down projection) or the sparse MLP's FC2, found " + blocks
+                    + " in the graphs of " + s);
         }
         return graphs;
     }
 
     /** Appends {@code g}'s pieces to {@code out}, each block's piece marked for an all-reduce; returns the number of blocks. */
-    private int split(TaskGraph g, List<TaskGraph> out) {
+    private int split(TaskGraph g, StepShape s, List<TaskGraph> out) {
         int blocks = 0;
+        boolean first = rank.communicator().rank() == 0;
         TaskGraph piece = new TaskGraph(g.name());
         RankBackend.AllReduce pending = null;
         for (Task task : g.tasks()) {
@@ -72,8 +88,16 @@ final class TensorParallelLayerBuilder extends LayerGraphBuilder {
                 pending = null;
             }
             if (task instanceof GemmTask gemm && gemm.c() == step.x() && gemm.beta() != 0) {
-                piece.add(rank.communicator().rank() == 0 ? gemm : overwriting(gemm));
+                piece.add(first ? gemm : overwriting(gemm));
                 pending = rowsOf(gemm);
+                blocks++;
+            } else if (task instanceof KernelTask k && addsSparseMlpIntoResidual(k)) {
+                // The kernel adds into x: on every rank but 0, x starts from zero (the norm before the MLP has read it,
+                // and split FC2 has written only its partials).
+                int values = s.tokens() * shape.hidden();
+                if (!first) piece.add(new KernelTask(CLEAR, Grid.of(values), List.of(step.x(), Arg.i32(values))));
+                piece.add(k);
+                pending = new RankBackend.AllReduce(step.x(), 0, values);
                 blocks++;
             } else {
                 piece.add(task);
@@ -82,6 +106,13 @@ final class TensorParallelLayerBuilder extends LayerGraphBuilder {
         if (pending != null) rank.allReduceAfter(piece, pending);
         if (!piece.tasks().isEmpty()) out.add(piece);
         return blocks;
+    }
+
+    /** The sparse MLP's last kernel, which adds into the residual: FC2 in one split, else the combine of FC2's split partials. */
+    private boolean addsSparseMlpIntoResidual(KernelTask k) {
+        if (k.kernel().equals(FC2_COMBINE)) return k.args().get(COMBINE_OUT) == step.x();
+        if (!SPARSE_FC2.contains(k.kernel()) || k.args().get(FC2_OUT) != step.x()) return false;
+        return k.args().get(FC2_SPLITS) instanceof Arg.Scalar<?> splits && Integer.valueOf(1).equals(splits.value());
     }
 
     /** A bias add into the residual right after a block (rank 0's O-projection or fc2 bias), which belongs to the block. */

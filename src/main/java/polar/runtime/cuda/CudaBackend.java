@@ -133,6 +133,15 @@ public final class CudaBackend implements Backend {
 
     public int multiprocessors() { return multiprocessors; }
 
+    /**
+     * The one stream all of this backend's work is enqueued on, for a library that enqueues work of
+     * its own in order with it (and inside a {@link #capture}); see {@link CudaStream}.
+     */
+    public CudaStream stream() {
+        bind();
+        return new CudaStream(stream, deviceIndex);
+    }
+
     /** Compute capability as major * 10 + minor (90 on an H100). */
     public int computeCapability() { return ccMajor * 10 + ccMinor; }
 

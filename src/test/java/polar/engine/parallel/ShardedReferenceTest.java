@@ -4,15 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.lang.reflect.Constructor;
-import java.lang.reflect.Method;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import polar.engine.Golden;
 import polar.model.Model;
 import polar.model.ModelLoader;
+import polar.model.ReferenceForward;
 import polar.model.SharedAssets;
 
 /**
@@ -31,7 +31,7 @@ class ShardedReferenceTest {
     @CsvSource({"tiny-llama, 2", "tiny-llama, 4", "tiny-opt, 2", "tiny-opt, 4"})
     void everyBlockIsTheSumOfItsRanksPartials(String name, int ranks) throws Exception {
         Model model = ModelLoader.load(SharedAssets.require("models/" + name));
-        int[] prompt = GoldenCase.load(name).getFirst().promptIds();
+        int[] prompt = Golden.load(name).getFirst().promptIds();
         ShardedReference whole = new ShardedReference(List.of(model), prompt.length);
         ShardedReference split = new ShardedReference(Sharding.split(model, ranks), prompt.length);
         assertEquals(ranks, split.ranks());
@@ -45,7 +45,7 @@ class ShardedReferenceTest {
                     worst = Math.max(worst, relative(ShardedReference.sum(parts), block));
                     // Each rank holds a real share, not the whole block.
                     for (double[] part : parts) smallestShare = Math.min(smallestShare, relative(part, block));
-                    ShardedReference.add(x, block);
+                    ReferenceForward.add(x, block);
                 }
             }
         }
@@ -60,7 +60,7 @@ class ShardedReferenceTest {
         Model model = ModelLoader.load(SharedAssets.require("models/" + name));
         List<Model> shards = Sharding.split(model, ranks);
         double worstGolden = 0, worstUnsplit = 0;
-        for (GoldenCase c : GoldenCase.load(name)) {
+        for (Golden c : Golden.load(name)) {
             int length = c.promptIds().length + GREEDY_TOKENS;
             ShardedReference whole = new ShardedReference(List.of(model), length), split = new ShardedReference(shards, length);
             double[] logits = null;
@@ -68,12 +68,12 @@ class ShardedReferenceTest {
                 logits = split.next(c.promptIds()[pos], pos);
                 worstUnsplit = Math.max(worstUnsplit, relative(logits, whole.next(c.promptIds()[pos], pos)));
             }
-            double err = GoldenCase.relativeError(logits, c.lastLogits());
+            double err = relative(logits, c.lastLogits());
             assertTrue(err <= GOLDEN_LOGITS, name + " over " + ranks + " ranks: last logits differ from PyTorch's by " + err);
             worstGolden = Math.max(worstGolden, err);
             int[] tokens = new int[GREEDY_TOKENS];
             for (int i = 0; i < GREEDY_TOKENS; i++) {
-                tokens[i] = ShardedReference.argmax(logits);
+                tokens[i] = ReferenceForward.argmax(logits);
                 if (i + 1 < GREEDY_TOKENS) logits = split.next(tokens[i], c.promptIds().length + i);
             }
             assertArrayEquals(Arrays.copyOf(c.greedyIds(), GREEDY_TOKENS), tokens, name + " over " + ranks + " ranks: greedy tokens");
@@ -82,28 +82,34 @@ class ShardedReferenceTest {
         assertTrue(worstUnsplit <= FLOAT64_ROUNDING, "split and unsplit float64 logits differ by " + worstUnsplit);
     }
 
-    /**
-     * Over one rank this is the project's float64 reference itself: the same logits as
-     * {@code polar.model.ReferenceForward} (package-private there, so reached reflectively).
-     */
+    /** Over one rank, summing the blocks is the project's float64 reference itself, token after token. */
     @Test
     void oneRankIsTheReferenceForward() throws Exception {
         for (String name : new String[] {"tiny-llama", "tiny-opt"}) {
             Model model = ModelLoader.load(SharedAssets.require("models/" + name));
-            int[] prompt = GoldenCase.load(name).getFirst().promptIds();
-            Class<?> type = Class.forName("polar.model.ReferenceForward");
-            Constructor<?> make = type.getDeclaredConstructor(Model.class, int.class);
-            Method next = type.getDeclaredMethod("next", int.class);
-            make.setAccessible(true);
-            next.setAccessible(true);
-            Object reference = make.newInstance(model, prompt.length);
+            int[] prompt = Golden.load(name).getFirst().promptIds();
+            ReferenceForward reference = new ReferenceForward(model, prompt.length);
             ShardedReference ours = new ShardedReference(Sharding.split(model, 1), prompt.length);
             for (int pos = 0; pos < prompt.length; pos++) {
-                double[] expected = (double[]) next.invoke(reference, prompt[pos]);
-                double err = relative(ours.next(prompt[pos], pos), expected);
+                double err = relative(ours.next(prompt[pos], pos), reference.next(prompt[pos]));
                 assertTrue(err <= 1e-15, name + " position " + pos + ": differs from ReferenceForward by " + err);
             }
         }
+    }
+
+    /** {@code ||a - b|| / ||b||} of float32 values (in float64); NaN gives NaN. */
+    static double relative(float[] a, float[] b) {
+        double[] x = new double[a.length], y = new double[b.length];
+        for (int i = 0; i < a.length; i++) x[i] = a[i];
+        for (int i = 0; i < b.length; i++) y[i] = b[i];
+        return relative(x, y);
+    }
+
+    /** {@code ||a - b|| / ||b||} of {@code a} against float32 {@code b}. */
+    static double relative(double[] a, float[] b) {
+        double[] y = new double[b.length];
+        for (int i = 0; i < b.length; i++) y[i] = b[i];
+        return relative(a, y);
     }
 
     /** {@code ||a - b|| / ||b||}; NaN gives NaN. */

@@ -87,8 +87,8 @@ class ShardingTest {
                     assertSame(whole.bo(), part.bo());
                     assertSame(whole.downBias(), part.downBias());
                 } else {
-                    assertNull(part.bo(), "O-projection bias only on rank 0");
-                    assertNull(part.downBias(), "fc2 bias only on rank 0");
+                    assertZerosOrNull(whole.bo(), part.bo(), "O-projection bias only on rank 0");
+                    assertZerosOrNull(whole.downBias(), part.downBias(), "fc2 bias only on rank 0");
                 }
                 assertSame(whole.attnNorm(), part.attnNorm(), "norms are shared");
                 assertSame(whole.mlpNormBias(), part.mlpNormBias());
@@ -142,6 +142,17 @@ class ShardingTest {
             at += values.length;
         }
         assertEquals(expected.length, at, whole.name() + ": the ranks' rows cover it");
+    }
+
+    /** Null where the model has no such bias; else zeros of its shape and type. */
+    private static void assertZerosOrNull(Tensor whole, Tensor part, String message) {
+        if (whole == null) {
+            assertNull(part, message);
+            return;
+        }
+        assertArrayEquals(whole.shape(), part.shape(), message);
+        assertEquals(whole.dtype(), part.dtype(), message);
+        for (float v : part.toFloatArray()) assertEquals(0f, v, message);
     }
 
     private static void assertElements(Tensor whole, List<Tensor> parts) {

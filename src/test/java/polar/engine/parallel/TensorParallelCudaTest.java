@@ -16,11 +16,15 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import polar.engine.Golden;
+import polar.engine.BatchEngine;
 import polar.engine.Engine;
 import polar.engine.EngineOptions;
 import polar.engine.Sequence;
 import polar.formats.DType;
 import polar.formats.Tensor;
+import polar.engine.sparsity.PolarDecodeTest;
+import polar.engine.sparsity.PolarSparsity;
 import polar.model.Architecture;
 import polar.model.LayerWeights;
 import polar.model.Model;
@@ -30,14 +34,16 @@ import polar.model.ModelWeights;
 import polar.model.SharedAssets;
 import polar.runtime.cuda.CudaBackend;
 import polar.runtime.nccl.Nccl;
-import polar.tornado.layers.LayerGraphBuilder;
 import polar.tornado.runtime.Backend;
 
 /**
- * Tensor parallelism on the GPUs of one host over NCCL: the greedy tokens of N = 2 and 4 (as many
- * as there are GPUs and the model divides into) equal those of one GPU, for tiny-llama, tiny-opt
- * and a LLaMA-3-8B-shaped model of random weights ({@code -Dpolar.tp.layers}, default 4 layers).
- * Skips without two CUDA GPUs, libnccl, or {@code NCCL_NVLS_ENABLE=0} in the environment.
+ * Tensor parallelism on the GPUs of one host over NCCL: the greedy tokens of N = 1 (one rank through
+ * the whole NCCL path: all-reduces on the backend's stream, the step captured as one CUDA graph),
+ * and of N = 2, 4, 8 where there are as many GPUs and the model divides, equal those of a plain
+ * {@link Engine} on one GPU: tiny-llama and tiny-opt dense and with Polar Sparsity (trained routers,
+ * attention density 0.5), and a LLaMA-3-8B-shaped model of random weights ({@code -Dpolar.tp.layers},
+ * default 4 layers). Prints decode tokens/s of each (not asserted). Skips without a CUDA GPU, libnccl,
+ * or {@code NCCL_NVLS_ENABLE=0} in the environment.
  */
 class TensorParallelCudaTest {
     static final int GREEDY_TOKENS = 16;
@@ -45,49 +51,65 @@ class TensorParallelCudaTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"tiny-llama", "tiny-opt"})
     void sameTokensAsOneGpu(String name) throws Exception {
-        assumeMultiGpu();
+        assumeNccl();
         Model model = ModelLoader.load(SharedAssets.require("models/" + name));
-        List<int[]> prompts = GoldenCase.load(name).stream().map(GoldenCase::promptIds).toList();
-        compare(name, model, prompts);
+        compare(name + " dense", model, prompts(name), null);
+    }
+
+    /**
+     * Polar Sparsity (attention at density 0.5; MLP dense, since the ranks' MLP keeps k/N of its own neurons each, a
+     * different choice from one device's): every rank routes over the whole model, so the selections are one GPU's.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tiny-llama", "tiny-opt"})
+    void polarSameTokensAsOneGpu(String name) throws Exception {
+        assumeNccl();
+        Model model = ModelLoader.load(SharedAssets.require("models/" + name));
+        PolarSparsity half = PolarSparsity.load(PolarDecodeTest.trained(name)).withAttentionDensity(0.5).withoutMlp();
+        compare(name + " polar 0.5", model, prompts(name), half);
     }
 
     @Test
     void llama3ShapedSyntheticModel() {
-        assumeMultiGpu();
+        assumeNccl();
         int layers = Integer.getInteger("polar.tp.layers", 4);
         ModelConfig c = new ModelConfig(Architecture.LLAMA, 128_256, 4096, layers, 32, 8, 128, 14_336, 8192, 1e-5f,
                 500_000f, null, 128, 0, false, 128_000, new int[] {128_001});
         Model model = randomModel(c, 20251);
         SplittableRandom random = new SplittableRandom(7);
         List<int[]> prompts = IntStream.range(0, 4).mapToObj(i -> random.ints(24 + 8 * i, 0, c.vocabSize()).toArray()).toList();
-        compare("LLaMA-3-8B-shaped, " + layers + " layers", model, prompts);
+        compare("LLaMA-3-8B-shaped, " + layers + " layers", model, prompts, null);
     }
 
-    private static void assumeMultiGpu() {
-        assumeTrue(CudaBackend.deviceCount() >= 2, "tensor parallelism needs at least 2 CUDA GPUs");
+    private static List<int[]> prompts(String name) throws Exception {
+        return Golden.load(name).stream().map(Golden::promptIds).toList();
+    }
+
+    private static void assumeNccl() {
+        assumeTrue(CudaBackend.deviceCount() >= 1, "no CUDA GPU");
         assumeTrue(Nccl.available(), Nccl::unavailableReason);
         assumeTrue("0".equals(System.getenv(Nccl.NVLS_VARIABLE)), "run with NCCL_NVLS_ENABLE=0");
     }
 
-    /** Greedy tokens of every prompt (batched) on one GPU, then over 2 and 4 GPUs where possible: all equal. */
-    private static void compare(String what, Model model, List<int[]> prompts) {
-        EngineOptions options = EngineOptions.defaults().withMaxSequences(prompts.size()).withMaxContext(128);
-        int[][] one;
+    /** Greedy tokens of every prompt (batched) on one GPU, then over 1, 2, 4 and 8 NCCL ranks where possible: all equal. */
+    private static void compare(String what, Model model, List<int[]> prompts, PolarSparsity sparsity) {
+        EngineOptions options = EngineOptions.defaults().withMaxSequences(prompts.size()).withMaxContext(128).withSparsity(sparsity);
+        Greedy one;
         try (CudaBackend backend = new CudaBackend(0); Engine engine = new Engine(backend, model, options)) {
-            List<Sequence> seqs = prompts.stream().map(p -> engine.newSequence()).toList();
-            one = greedy(engine.prefill(seqs, prompts), tokens -> engine.decode(seqs, tokens));
+            one = greedy(engine, prompts);
         }
-        for (int n : new int[] {2, 4, 8}) {
+        System.out.printf("%s on 1 GPU (Engine): decode %.0f tokens/s%n", what, one.decodeTokensPerSecond());
+        for (int n : new int[] {1, 2, 4, 8}) {
             if (n > CudaBackend.deviceCount() || !Sharding.divides(model.config(), n)) continue;
             List<CudaBackend> gpus = IntStream.range(0, n).mapToObj(CudaBackend::new).toList();
             List<Communicator> group = NcclCommunicator.group(gpus);
-            try (TensorParallelEngine engine = new TensorParallelEngine(new ArrayList<Backend>(gpus), group, model, options, LayerGraphBuilder::new)) {
-                List<Sequence> seqs = prompts.stream().map(p -> engine.newSequence()).toList();
-                long start = System.nanoTime();
-                int[][] split = greedy(engine.prefill(seqs, prompts), tokens -> engine.decode(seqs, tokens));
-                System.out.printf("%s over %d GPUs: %d x %d greedy tokens in %.1f ms (host-synchronised all-reduce)%n",
-                        what, n, prompts.size(), GREEDY_TOKENS, (System.nanoTime() - start) / 1e6);
-                for (int i = 0; i < prompts.size(); i++) assertArrayEquals(one[i], split[i], what + ", prompt " + i + ": tokens over " + n + " GPUs vs one");
+            try (TensorParallelEngine engine = new TensorParallelEngine(new ArrayList<Backend>(gpus), group, model, options)) {
+                Greedy split = greedy(engine, prompts);
+                System.out.printf("%s over %d NCCL rank%s: decode %.0f tokens/s (all-reduce in the step's CUDA graph)%n",
+                        what, n, n == 1 ? "" : "s", split.decodeTokensPerSecond());
+                for (int i = 0; i < prompts.size(); i++) {
+                    assertArrayEquals(one.tokens()[i], split.tokens()[i], what + ", prompt " + i + ": tokens over " + n + " NCCL ranks vs one GPU");
+                }
             } finally {
                 group.forEach(Communicator::close);
                 gpus.forEach(CudaBackend::close);
@@ -95,21 +117,26 @@ class TensorParallelCudaTest {
         }
     }
 
-    private interface Decode {
-        float[][] step(int[] tokens);
-    }
+    /** Greedy tokens per prompt, and the decode rate of the steps after the first (which compiles and captures). */
+    private record Greedy(int[][] tokens, double decodeTokensPerSecond) {}
 
-    private static int[][] greedy(float[][] logits, Decode decode) {
-        int[][] out = new int[logits.length][GREEDY_TOKENS];
+    private static Greedy greedy(BatchEngine engine, List<int[]> prompts) {
+        List<Sequence> seqs = prompts.stream().map(p -> engine.newSequence()).toList();
+        float[][] logits = engine.prefill(seqs, prompts);
+        int[][] out = new int[prompts.size()][GREEDY_TOKENS];
+        long start = 0;
         for (int step = 0; step < GREEDY_TOKENS; step++) {
             int[] next = new int[logits.length];
             for (int i = 0; i < next.length; i++) {
                 assertTrue(Float.isFinite(logits[i][0]), "finite logits");
                 next[i] = out[i][step] = TensorParallelEngineTest.argmax(logits[i]);
             }
-            if (step + 1 < GREEDY_TOKENS) logits = decode.step(next);
+            if (step == 1) start = System.nanoTime();
+            if (step + 1 < GREEDY_TOKENS) logits = engine.decode(seqs, next);
         }
-        return out;
+        double seconds = (System.nanoTime() - start) / 1e9;
+        seqs.forEach(engine::release);
+        return new Greedy(out, prompts.size() * (GREEDY_TOKENS - 2) / seconds);
     }
 
     /** A Llama model of random float16 weights (uniform in +-1/sqrt(in), norms 1); every layer shares one layer's host tensors. */

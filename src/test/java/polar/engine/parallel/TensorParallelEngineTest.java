@@ -14,6 +14,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import polar.engine.Golden;
 import polar.engine.Engine;
 import polar.engine.EngineOptions;
 import polar.engine.Sequence;
@@ -47,8 +48,8 @@ class TensorParallelEngineTest {
     @CsvSource({"tiny-llama, 2", "tiny-llama, 4", "tiny-opt, 2", "tiny-opt, 4"})
     void sameTokensAsOneRank(String name, int ranks) throws Exception {
         Model model = ModelLoader.load(SharedAssets.require("models/" + name));
-        List<GoldenCase> cases = GoldenCase.load(name);
-        List<int[]> prompts = cases.stream().map(GoldenCase::promptIds).toList();
+        List<Golden> cases = Golden.load(name);
+        List<int[]> prompts = cases.stream().map(Golden::promptIds).toList();
         try (JvmBackend single = new JvmBackend();
              Engine one = new Engine(single, model, options(cases.size()));
              TensorParallelEngine split = TensorParallelEngine.local(jvmBackends(ranks), model, options(cases.size()))) {
@@ -63,8 +64,8 @@ class TensorParallelEngineTest {
             float[][] logits = split.prefill(splitSeqs, prompts);
             double worstRanks = 0, worstGolden = 0;
             for (int i = 0; i < cases.size(); i++) {
-                worstRanks = Math.max(worstRanks, GoldenCase.relativeError(logits[i], expected[i]));
-                worstGolden = Math.max(worstGolden, GoldenCase.relativeError(logits[i], cases.get(i).lastLogits()));
+                worstRanks = Math.max(worstRanks, ShardedReferenceTest.relative(logits[i], expected[i]));
+                worstGolden = Math.max(worstGolden, ShardedReferenceTest.relative(logits[i], cases.get(i).lastLogits()));
             }
             System.out.printf("%s over %d ranks (jvm): prefill logits vs one rank %.2e, vs PyTorch %.2e%n", name, ranks, worstRanks, worstGolden);
             assertTrue(worstRanks <= RANKS_TOLERANCE, "logits over " + ranks + " ranks differ from one rank's by " + worstRanks);
