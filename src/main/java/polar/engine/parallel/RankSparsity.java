@@ -59,11 +59,17 @@ final class RankSparsity implements AutoCloseable {
             List<Buffer<?>> routers = new ArrayList<>();
             List<Buffer<FloatArray>> biases = new ArrayList<>();
             int layers = shape.layers();
-            int[] k = new int[layers], kLocal = new int[layers];
+            int[] k = new int[layers], kLocal = new int[layers], inner = new int[layers];
+            List<Buffer<?>> innerW = new ArrayList<>();
+            List<Buffer<FloatArray>> innerB = new ArrayList<>();
             for (int l = 0; l < layers; l++) {
                 RouterWeights.AttentionRouter r = sparsity.routesAttention(l) ? sparsity.routers().attention(l) : null;
                 routers.add(r == null ? null : own(upload(r.weight(), precision.activations(), "router" + l + ".weight")));
                 biases.add(r == null ? null : own(backend.upload(FloatArray.of(r.bias()), "router" + l + ".bias")));
+                boolean twoLayer = r != null && r.inner() > 0; // hidden -> inner (ReLU) -> units, as on one device
+                innerW.add(twoLayer ? own(upload(r.innerWeight(), precision.activations(), "router" + l + ".inner.weight")) : null);
+                innerB.add(twoLayer ? own(backend.upload(FloatArray.of(r.innerBias()), "router" + l + ".inner.bias")) : null);
+                inner[l] = twoLayer ? r.inner() : 0;
                 k[l] = r == null ? 0 : sparsity.plan().attnK(l);
                 kLocal[l] = Math.min(k[l], localUnits);
             }
@@ -71,11 +77,15 @@ final class RankSparsity implements AutoCloseable {
                 routing = attention = null;
             } else {
                 int maxK = Math.max(1, Arrays.stream(k).max().orElse(1));
+                int maxInner = Arrays.stream(inner).max().orElse(0);
+                SparseAttentionBuffers.TwoLayer two = maxInner == 0 ? null : new SparseAttentionBuffers.TwoLayer(innerW, innerB, inner,
+                        own(backend.allocate(ElementType.F32, (long) maxTokens * maxInner, "tp.routerInnerPre")),
+                        own(backend.allocate(precision.activations(), (long) maxTokens * maxInner, "tp.routerInnerAct")));
                 routing = new SparseAttentionBuffers(units, routers, biases, k,
                         own(backend.allocate(ElementType.F32, (long) maxTokens * units, "tp.routerScores")),
-                        own(backend.allocate(ElementType.I32, (long) maxTokens * maxK, "tp.selected")));
+                        own(backend.allocate(ElementType.I32, (long) maxTokens * maxK, "tp.selected")), false, two);
                 attention = new SparseAttentionBuffers(localUnits, routers, biases, kLocal, routing.scores(),
-                        own(backend.allocate(ElementType.I32, (long) maxTokens * Math.min(maxK, localUnits), "tp.localSelected")));
+                        own(backend.allocate(ElementType.I32, (long) maxTokens * Math.min(maxK, localUnits), "tp.localSelected")), false, two);
             }
             this.mlp = mlp(precision, weights, sparsity, rankModel, shape, rank, ranks, maxTokens, maxSequences);
         } catch (RuntimeException | Error e) {
