@@ -184,7 +184,7 @@ public final class Engine implements BatchEngine {
             down.add(track(uploadAsActivations(r.down(), "mlpRouter" + l + ".down")));
             up.add(track(uploadAsActivations(r.up(), "mlpRouter" + l + ".up")));
             ElementType<?> weightType = weights.buffers().layers().get(l).down().type();
-            w2t.add(track(backend.upload(transposed(model.weights().layers().get(l).down().toFloatArray(), hidden, ffn, weightType),
+            w2t.add(track(backend.upload(HostArrays.of(HostArrays.transposed(model.weights().layers().get(l).down().toFloatArray(), hidden, ffn), weightType),
                     "layer" + l + ".w2t")));
         }
         if (!any) return null;
@@ -197,29 +197,12 @@ public final class Engine implements BatchEngine {
                 track(backend.allocate(ElementType.F32, SparseMlpBuffers.partialLength(hidden), "step.mlpPartial")));
     }
 
-    /** {@code w [rows, cols]} transposed to {@code [cols, rows]}, as float16 or float32 ({@code type}). */
-    private static polar.tornado.types.DeviceArray transposed(float[] w, int rows, int cols, ElementType<?> type) {
-        if (type == ElementType.F16) {
-            polar.tornado.types.HalfArray t = new polar.tornado.types.HalfArray(w.length);
-            for (int row = 0; row < rows; row++) for (int c = 0; c < cols; c++) t.set(c * rows + row, w[row * cols + c]);
-            return t;
-        }
-        float[] t = new float[w.length];
-        for (int row = 0; row < rows; row++) for (int c = 0; c < cols; c++) t[c * rows + row] = w[row * cols + c];
-        return FloatArray.of(t);
-    }
-
     /**
      * A router weight, in the GEMM input type of the activations it multiplies (float16 on cuda,
      * where cuBLAS needs both inputs of one type); the GEMM still accumulates in float32.
      */
     private Buffer<?> uploadAsActivations(float[] values, String label) {
-        if (precision.activations() == ElementType.F16) {
-            polar.tornado.types.HalfArray h = new polar.tornado.types.HalfArray(values.length);
-            for (int i = 0; i < values.length; i++) h.set(i, values[i]);
-            return backend.upload(h, label);
-        }
-        return backend.upload(FloatArray.of(values), label);
+        return backend.upload(HostArrays.of(values, precision.activations()), label);
     }
 
     private <T extends polar.tornado.types.DeviceArray> Buffer<T> track(Buffer<T> b) {

@@ -3,6 +3,7 @@ package polar.engine.parallel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import polar.engine.HostArrays;
 import polar.engine.sparsity.MlpScore;
 import polar.engine.sparsity.MlpTable;
 import polar.engine.sparsity.PolarSparsity;
@@ -18,7 +19,6 @@ import polar.tornado.runtime.Backend;
 import polar.tornado.types.DeviceArray;
 import polar.tornado.types.ElementType;
 import polar.tornado.types.FloatArray;
-import polar.tornado.types.HalfArray;
 
 /**
  * Polar Sparsity on one tensor-parallel rank, on the rank's device.
@@ -124,10 +124,8 @@ final class RankSparsity implements AutoCloseable {
             down.add(own(upload(r.down(), precision.activations(), "mlpRouter" + l + ".down")));
             float[] rows = Arrays.copyOfRange(r.up(), rank * ffn * r.rank(), (rank + 1) * ffn * r.rank()); // [ffn, rank] rows of this rank's neurons
             up.add(own(upload(rows, precision.activations(), "mlpRouter" + l + ".up")));
-            float[] w2 = rankModel.weights().layers().get(l).down().toFloatArray(); // [hidden, ffn]
-            float[] t = new float[w2.length];
-            for (int row = 0; row < hidden; row++) for (int c = 0; c < ffn; c++) t[c * hidden + row] = w2[row * ffn + c];
-            w2t.add(own(upload(t, weights.layers().get(l).down().type(), "layer" + l + ".w2t"))); // [ffn, hidden], in the device weights' type
+            float[] t = HostArrays.transposed(rankModel.weights().layers().get(l).down().toFloatArray(), hidden, ffn); // [hidden, ffn] -> [ffn, hidden]
+            w2t.add(own(upload(t, weights.layers().get(l).down().type(), "layer" + l + ".w2t"))); // in the device weights' type
         }
         if (!any) return null;
         return new SparseMlpBuffers(down, up, lowRank, w2t, k, table.score() == MlpScore.SOFTPLUS_SUM,
@@ -141,12 +139,7 @@ final class RankSparsity implements AutoCloseable {
 
     /** {@code values} as float16 or float32 ({@code type}): router matrices in the activations' GEMM type (cuBLAS multiplies one type), w2t in the weights'. */
     private Buffer<?> upload(float[] values, ElementType<?> type, String label) {
-        if (type == ElementType.F16) {
-            HalfArray h = new HalfArray(values.length);
-            for (int i = 0; i < values.length; i++) h.set(i, values[i]);
-            return backend.upload(h, label);
-        }
-        return backend.upload(FloatArray.of(values), label);
+        return backend.upload(HostArrays.of(values, type), label);
     }
 
     private <T extends DeviceArray> Buffer<T> own(Buffer<T> b) {
