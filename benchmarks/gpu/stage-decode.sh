@@ -12,5 +12,5 @@ args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = --checkout ] && CHECKOUT=${args[i + 1]}; done
 # From the checkout: stage.sh sizes the checkout's tracked files with paths relative to the current folder.
 (cd "$CHECKOUT" && bash "$WORKTREE/benchmarks/gpu/stage.sh" "$WORKTREE" "$@")
-cp "$WORKTREE"/benchmarks/peers/{torch_decode.py,compare.py,decode-plan.txt,decode-plan-smoke.txt} "$CHECKOUT/.carry/bin/"
+cp "$WORKTREE"/benchmarks/peers/{torch_decode.py,compare.py} "$WORKTREE"/benchmarks/peers/decode-plan*.txt "$CHECKOUT/.carry/bin/"
 ls -la "$CHECKOUT/.carry/bin"

@@ -80,8 +80,8 @@ class OracleHeadsTest {
             if (half) g.parallel(OracleHeads::unitSquaresHalf, Grid.of(tokens, units), cast(in), sq, i32(tokens), i32(units), i32(span));
             else g.parallel(OracleHeads::unitSquares, Grid.of(tokens, units), cast(in), sq, i32(tokens), i32(units), i32(span));
             g.kernel(TopK::small, Grid.groups(tokens, TopK.smallThreads(units)), sq, selected, i32(units), i32(k));
-            if (half) g.parallel(OracleHeads::keepSelectedHalf, Grid.of(tokens, width), cast(in), selected, i32(tokens), i32(width), i32(span), i32(k));
-            else g.parallel(OracleHeads::keepSelected, Grid.of(tokens, width), cast(in), selected, i32(tokens), i32(width), i32(span), i32(k));
+            if (half) g.parallel(OracleHeads::keepSelectedHalf, Grid.rows(tokens, width), cast(in), selected, i32(tokens), i32(width), i32(span), i32(k));
+            else g.parallel(OracleHeads::keepSelected, Grid.rows(tokens, width), cast(in), selected, i32(tokens), i32(width), i32(span), i32(k));
             SparseTesting.run(backend, g);
             Accuracy.assertClose(squares, Accuracy.values(backend.read(sq)), Accuracy.F32, what + " squares");
             double[] out = Accuracy.values(backend.read(in));

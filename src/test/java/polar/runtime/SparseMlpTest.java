@@ -127,10 +127,10 @@ class SparseMlpTest {
             var act = poisoned(backend, ElementType.F16, c.batch() * c.ffn(), "act");
             TaskGraph g = new TaskGraph("denseMlp");
             g.gemm(backend.upload(x, "x"), 0, backend.upload(layer.w1(), "w1"), 0, fc1Out, 0, c.batch(), c.ffn(), c.hidden(), 1f, 0f);
-            g.parallel(Activations::biasReluHalf, Grid.of(c.batch(), c.ffn()), fc1Out, backend.upload(layer.b1(), "b1"), act,
+            g.parallel(Activations::biasReluHalf, Grid.rows(c.batch(), c.ffn()), fc1Out, backend.upload(layer.b1(), "b1"), act,
                     i32(c.batch()), i32(c.ffn()));
             g.gemm(act, 0, backend.upload(layer.w2(), "w2"), 0, out, 0, c.batch(), c.hidden(), c.ffn(), 1f, 1f);
-            g.parallel(Activations::addBias, Grid.of(c.batch(), c.hidden()), out, backend.upload(layer.b2(), "b2"), i32(c.batch()), i32(c.hidden()));
+            g.parallel(Activations::addBias, Grid.rows(c.batch(), c.hidden()), out, backend.upload(layer.b2(), "b2"), i32(c.batch()), i32(c.hidden()));
             SparseTesting.run(backend, g);
             // the dense path rounds the activation to float16, the sparse one keeps it in float32
             assertClose(values(backend.read(out)), sparse, Accuracy.F16, "all neurons vs dense kernels " + what);

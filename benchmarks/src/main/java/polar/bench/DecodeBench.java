@@ -195,6 +195,7 @@ public final class DecodeBench {
         Runnable update = () -> {
             rows.clear();
             for (DecodePlan.Row r : plan) if (done.containsKey(r)) rows.add(done.get(r));
+            if (backend instanceof polar.runtime.cuda.CudaBackend cuda) result.put("gemm_choices", cuda.gemmChoices());
             save(result);
         };
         for (boolean dense : new boolean[] {true, false}) {
@@ -204,6 +205,7 @@ public final class DecodeBench {
             }
         }
         update.run();
+        if (backend instanceof polar.runtime.cuda.CudaBackend cuda) cuda.gemmChoices().forEach(line -> out.println("  " + line));
         return result;
     }
 

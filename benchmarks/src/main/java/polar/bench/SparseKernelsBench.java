@@ -186,9 +186,9 @@ public final class SparseKernelsBench {
         var act = backend.allocate(ElementType.F16, (long) batch * ffn, "act");
         TaskGraph dense = new TaskGraph("denseMlp");
         dense.gemm(x, 0, w1, 0, fc1Out, 0, batch, ffn, hidden, 1f, 0f);
-        dense.parallel(Activations::biasReluHalf, Grid.of(batch, ffn), fc1Out, b1, act, i32(batch), i32(ffn));
+        dense.parallel(Activations::biasReluHalf, Grid.rows(batch, ffn), fc1Out, b1, act, i32(batch), i32(ffn));
         dense.gemm(act, 0, w2, 0, out, 0, batch, hidden, ffn, 1f, 1f);
-        dense.parallel(Activations::addBias, Grid.of(batch, hidden), out, b2, i32(batch), i32(hidden));
+        dense.parallel(Activations::addBias, Grid.rows(batch, hidden), out, b2, i32(batch), i32(hidden));
         double denseMs = medianMs(backend.compile(dense));
         double denseBytes = 2.0 * 2 * ffn * hidden;
         row("OPT-6.7B MLP batch %d: dense (cuBLAS) %.3f ms (%.0f GB/s of weights)", batch, denseMs, denseBytes / denseMs / 1e6);

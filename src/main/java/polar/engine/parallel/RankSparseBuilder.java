@@ -52,7 +52,7 @@ final class RankSparseBuilder extends LayerGraphBuilder {
         super.selectiveAttention(g, l, s);
         SparseAttentionBuffers all = sparsity.routing;
         int t = s.tokens(), width = shape.group() * shape.headDim(), units = sparseAttention.units();
-        Grid grid = Grid.of(t, width);
+        Grid grid = Grid.rows(t, width);
         if (step.attn().type() == ElementType.F16) {
             g.parallel(RankKernels::zeroUnroutedHalf, grid, all.selected(), as(step.attn(), ElementType.F16), i32(t), i32(all.k()[l]),
                     i32(sparsity.firstUnit), i32(units), i32(width));

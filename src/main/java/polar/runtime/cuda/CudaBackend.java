@@ -79,11 +79,36 @@ public final class CudaBackend implements Backend {
     private final int skinnyGemmMaxM = Integer.getInteger("polar.cuda.skinnyGemm", 1);
     private Cublas cublas;
     private long cublasWorkspace;
+    /** How GEMMs that cuBLAS runs are issued ({@code -Dpolar.cuda.gemm=tuned|gemmex|lt}). */
+    enum GemmMode {
+        /** Time cublasGemmEx against a few of cuBLASLt's heuristic candidates on each shape's real operands when a graph is compiled; keep the fastest. */
+        TUNED,
+        /** Always cublasGemmEx (its heuristic's first choice). */
+        GEMMEX,
+        /** The fastest cuBLASLt candidate even where cublasGemmEx is faster (tests of the cuBLASLt path). */
+        LT
+    }
+
+    private GemmMode gemmMode = GemmMode.valueOf(System.getProperty("polar.cuda.gemm", "tuned").toUpperCase(java.util.Locale.ROOT));
+    /** cuBLASLt candidates timed per GEMM shape besides cublasGemmEx. */
+    private static final int GEMM_CANDIDATES = 8;
+    private CublasLt cublasLt;
+    private final Map<GemmShape, GemmChoice> gemmChoices = new HashMap<>();
     private boolean closed;
 
     private record ModuleKey(KernelRef kernel, Map<Integer, Integer> constants) {}
 
     private record LoadedKernel(MemorySegment module, MemorySegment function, String name) {}
+
+    /** What decides a GEMM's best algorithm: its cuBLAS view (column-major C^T = B A^T), types, accumulation and pointer alignments. */
+    private record GemmShape(int m, int n, int k, int lda, int ldb, int ldc, int abType, int cType, boolean accumulate,
+                             int alignA, int alignB, int alignC) {}
+
+    /**
+     * The algorithm kept for a shape: {@code algo == null} means cublasGemmEx; times are the medians
+     * (µs per GEMM) measured when it was chosen, for {@link #gemmChoices()}.
+     */
+    private record GemmChoice(CublasLt.Matmul matmul, MemorySegment algo, int candidates, float gemmExMicros, float chosenMicros) {}
 
     /** Device 0. */
     public CudaBackend() {
@@ -294,6 +319,7 @@ public final class CudaBackend implements Backend {
         bind();
         Arena arena = Arena.ofShared();
         try {
+            tuneGemms(graphs);
             List<Runnable> steps = new ArrayList<>();
             for (TaskGraph graph : graphs) {
                 for (Task task : graph.tasks()) {
@@ -382,6 +408,23 @@ public final class CudaBackend implements Backend {
      * gets B (seen as k x n, transposed) as its first operand and A (k x m, as is) as its second.
      */
     private Runnable gemm(GemmTask t) {
+        GemmShape shape = gemmShape(t);
+        long a = own(t.a()).address(t.aOffset()), b = own(t.b()).address(t.bOffset()), c = own(t.c()).address(t.cOffset());
+        GemmChoice choice = gemmChoices.get(shape);
+        String what = t.c().label() + " = " + t.a().label() + " x " + t.b().label() + "^T";
+        if (choice != null && choice.algo() != null) {
+            CublasLt.Matmul mm = choice.matmul();
+            MemorySegment algo = choice.algo(), alpha = mm.scalar(t.alpha()), beta = mm.scalar(t.beta());
+            long workspace = cublasWorkspace;
+            return () -> CublasLt.check(mm.run(algo, alpha, b, a, beta, c, c, workspace, CUBLAS_WORKSPACE_BYTES, stream), "cublasLtMatmul(" + what + ")");
+        }
+        Cublas blas = cublas();
+        MemorySegment alpha = blas.scalar(t.alpha()), beta = blas.scalar(t.beta());
+        return () -> blas.gemmEx(Cublas.OP_T, Cublas.OP_N, t.n(), t.m(), t.k(), alpha, b, shape.abType(), t.ldb(), a, shape.abType(), t.lda(), beta, c, shape.cType(), t.ldc(), what);
+    }
+
+    /** The cuBLAS view of {@code t}, after checking that cuBLAS takes its types. */
+    private GemmShape gemmShape(GemmTask t) {
         ElementType<?> inputType = t.a().type();
         if (t.b().type() != inputType) {
             throw new IllegalArgumentException("gemm " + t.a() + " x " + t.b() + "^T: cublasGemmEx needs A and B of one element type, given " + inputType + " and " + t.b().type());
@@ -392,12 +435,127 @@ public final class CudaBackend implements Backend {
         if (!supported) {
             throw new IllegalArgumentException("gemm into " + t.c() + ": cuBLAS takes f16 -> f16/f32, bf16 -> bf16/f32 or f32 -> f32, not " + inputType + " -> " + outType);
         }
+        return new GemmShape(t.n(), t.m(), t.k(), t.ldb(), t.lda(), t.ldc(), Cublas.dataType(inputType), Cublas.dataType(outType), t.beta() != 0f,
+                alignment(own(t.b()).address(t.bOffset())), alignment(own(t.a()).address(t.aOffset())), alignment(own(t.c()).address(t.cOffset())));
+    }
+
+    /** The largest power of two up to 256 dividing {@code address} (cuBLASLt filters its candidates by it). */
+    private static int alignment(long address) {
+        return (int) Math.min(256, Long.lowestOneBit(address == 0 ? 256 : address));
+    }
+
+    /**
+     * Chooses the algorithm of every new GEMM shape among {@code graphs}' cuBLAS GEMMs: cublasGemmEx
+     * and up to {@link #GEMM_CANDIDATES} cuBLASLt candidates, each timed (median of rounds after a
+     * warm-up, CUDA events) over every GEMM of the shape in these graphs, so that repeated layers
+     * stream different weights as in a real step rather than a cached one. Results go to a scratch
+     * output (the GEMMs' own outputs are only read), so compiling changes no buffer.
+     */
+    private void tuneGemms(List<TaskGraph> graphs) {
+        if (gemmMode == GemmMode.GEMMEX) return;
+        Map<GemmShape, List<GemmTask>> todo = new LinkedHashMap<>();
+        for (TaskGraph graph : graphs) {
+            for (Task task : graph.tasks()) {
+                if (task instanceof GemmTask g && !SkinnyGemm.supports(g, skinnyGemmMaxM)) {
+                    GemmShape shape = gemmShape(g);
+                    if (!gemmChoices.containsKey(shape)) todo.computeIfAbsent(shape, x -> new ArrayList<>()).add(g);
+                }
+            }
+        }
+        if (todo.isEmpty()) return;
+        if (cublasLt == null) {
+            if (!CublasLt.available()) {
+                for (GemmShape shape : todo.keySet()) gemmChoices.put(shape, new GemmChoice(null, null, 0, Float.NaN, Float.NaN));
+                return;
+            }
+            cublas();
+            cublasLt = CublasLt.create();
+        }
+        long scratchBytes = 0;
+        for (List<GemmTask> tasks : todo.values()) {
+            for (GemmTask g : tasks) scratchBytes = Math.max(scratchBytes, ((long) (g.m() - 1) * g.ldc() + g.n()) * g.c().type().bytes());
+        }
+        long scratch = driver.memAlloc(scratchBytes);
+        try {
+            for (Map.Entry<GemmShape, List<GemmTask>> e : todo.entrySet()) gemmChoices.put(e.getKey(), tune(e.getKey(), e.getValue(), scratch));
+        } finally {
+            driver.streamSynchronize(stream);
+            driver.memFree(scratch);
+        }
+    }
+
+    private GemmChoice tune(GemmShape s, List<GemmTask> tasks, long scratch) {
         Cublas blas = cublas();
-        long a = own(t.a()).address(t.aOffset()), b = own(t.b()).address(t.bOffset()), c = own(t.c()).address(t.cOffset());
-        int abType = Cublas.dataType(inputType), cType = Cublas.dataType(outType);
-        MemorySegment alpha = blas.scalar(t.alpha()), beta = blas.scalar(t.beta());
-        String what = t.c().label() + " = " + t.a().label() + " x " + t.b().label() + "^T";
-        return () -> blas.gemmEx(Cublas.OP_T, Cublas.OP_N, t.n(), t.m(), t.k(), alpha, b, abType, t.ldb(), a, abType, t.lda(), beta, c, cType, t.ldc(), what);
+        CublasLt.Matmul mm = cublasLt.matmul(Cublas.OP_T, Cublas.OP_N, s.m(), s.n(), s.k(), s.abType(), s.lda(), s.abType(), s.ldb(), s.cType(), s.ldc(),
+                s.alignA(), s.alignB(), s.alignC(), CUBLAS_WORKSPACE_BYTES);
+        List<MemorySegment> candidates = mm.candidates(GEMM_CANDIDATES);
+        int n = tasks.size();
+        long[] a = new long[n], b = new long[n], c = new long[n];
+        for (int i = 0; i < n; i++) {
+            GemmTask t = tasks.get(i);
+            a[i] = own(t.a()).address(t.aOffset());
+            b[i] = own(t.b()).address(t.bOffset());
+            c[i] = own(t.c()).address(t.cOffset());
+        }
+        MemorySegment alpha = mm.scalar(1f), beta = mm.scalar(s.accumulate() ? 1f : 0f);
+        // cublasGemmEx accumulates into the scratch; the candidates read C and write the scratch
+        float gemmEx = timePerGemm(n, () -> {
+            for (int i = 0; i < n; i++) {
+                blas.gemmEx(Cublas.OP_T, Cublas.OP_N, s.m(), s.n(), s.k(), alpha, b[i], s.abType(), s.lda(), a[i], s.abType(), s.ldb(), beta,
+                        scratch, s.cType(), s.ldc(), "tuning");
+            }
+        });
+        MemorySegment best = null;
+        float bestMicros = gemmMode == GemmMode.LT ? Float.MAX_VALUE : gemmEx;
+        for (MemorySegment algo : candidates) {
+            if (mm.run(algo, alpha, b[0], a[0], beta, c[0], scratch, cublasWorkspace, CUBLAS_WORKSPACE_BYTES, stream) != 0) continue;
+            float micros = timePerGemm(n, () -> {
+                for (int i = 0; i < n; i++) mm.run(algo, alpha, b[i], a[i], beta, c[i], scratch, cublasWorkspace, CUBLAS_WORKSPACE_BYTES, stream);
+            });
+            if (micros < bestMicros * 0.98f) { // a clear win only: the first candidate is cublasGemmEx's own choice
+                bestMicros = micros;
+                best = algo;
+            }
+        }
+        if (best == null) {
+            mm.close();
+            return new GemmChoice(null, null, candidates.size(), gemmEx, gemmEx);
+        }
+        return new GemmChoice(mm, best, candidates.size(), gemmEx, bestMicros);
+    }
+
+    /** Switches how later compiles issue GEMMs, forgetting the choices made so far (for tests). */
+    synchronized void gemmMode(GemmMode mode) {
+        synchronize();
+        for (GemmChoice c : gemmChoices.values()) if (c.matmul() != null) c.matmul().close();
+        gemmChoices.clear();
+        gemmMode = mode;
+    }
+
+    /** Median over rounds of {@code round}'s event time, in µs per GEMM ({@code gemms} a round), after one warm-up round. */
+    private float timePerGemm(int gemms, Runnable round) {
+        round.run();
+        int rounds = 5;
+        float[] ms = new float[rounds];
+        for (int r = 0; r < rounds; r++) ms[r] = time(round);
+        java.util.Arrays.sort(ms);
+        return ms[rounds / 2] * 1000f / gemms;
+    }
+
+    /**
+     * The GEMM algorithm chosen for each shape so far: one line per shape (cuBLAS's column-major view),
+     * with cublasGemmEx's time and the chosen one's, in µs per GEMM, for benchmarks' reports.
+     */
+    public synchronized List<String> gemmChoices() {
+        List<String> lines = new ArrayList<>();
+        for (Map.Entry<GemmShape, GemmChoice> e : gemmChoices.entrySet()) {
+            GemmShape s = e.getKey();
+            GemmChoice c = e.getValue();
+            lines.add(String.format("gemm m=%d n=%d k=%d types %d->%d%s: %s (of %d candidates), gemmEx %.1f us, chosen %.1f us",
+                    s.m(), s.n(), s.k(), s.abType(), s.cType(), s.accumulate() ? " +C" : "",
+                    c.algo() == null ? "cublasGemmEx" : "cublasLt", c.candidates(), c.gemmExMicros(), c.chosenMicros()));
+        }
+        return lines;
     }
 
     private Cublas cublas() {
@@ -483,6 +641,8 @@ public final class CudaBackend implements Backend {
         }
         List<Runnable> releases = new ArrayList<>();
         for (MemorySegment exec : graphExecs) releases.add(() -> driver.graphExecDestroy(exec));
+        for (GemmChoice c : gemmChoices.values()) if (c.matmul() != null) releases.add(c.matmul()::close);
+        if (cublasLt != null) releases.add(cublasLt::close);
         if (cublas != null) {
             releases.add(cublas::close);
             releases.add(() -> driver.memFree(cublasWorkspace));
@@ -504,6 +664,7 @@ public final class CudaBackend implements Backend {
             }
         }
         graphExecs.clear();
+        gemmChoices.clear();
         kernels.clear();
         liveBuffers.clear();
         executableArenas.clear();

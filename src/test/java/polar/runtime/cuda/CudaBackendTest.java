@@ -220,10 +220,24 @@ class CudaBackendTest {
 
     // ---- library tasks
 
-    /** fp16/bf16 inputs accumulate in float32: against float64 over the same rounded inputs, the error is the output's rounding. */
-    @ParameterizedTest(name = "{0} x {0} -> {1}")
-    @CsvSource({"f32, f32, 1e-5", "f16, f32, 1e-4", "f16, f16, 1e-3", "bf16, f32, 1e-4", "bf16, bf16, 1e-2"})
-    void gemmMatchesFloat64(String inputName, String outputName, double tolerance) {
+    /**
+     * fp16/bf16 inputs accumulate in float32: against float64 over the same rounded inputs, the error is the output's rounding.
+     * Through cublasGemmEx, through the tuned choice (which times candidates at compile without touching C), and
+     * through cuBLASLt's fastest candidate.
+     */
+    @ParameterizedTest(name = "{0} x {0} -> {1}, {3}")
+    @CsvSource({"f32, f32, 1e-5, TUNED", "f16, f32, 1e-4, TUNED", "f16, f16, 1e-3, TUNED", "bf16, f32, 1e-4, TUNED", "bf16, bf16, 1e-2, TUNED",
+            "f32, f32, 1e-5, GEMMEX", "f16, f32, 1e-4, GEMMEX", "f16, f32, 1e-4, LT", "f16, f16, 1e-3, LT", "bf16, f32, 1e-4, LT"})
+    void gemmMatchesFloat64(String inputName, String outputName, double tolerance, CudaBackend.GemmMode mode) {
+        cuda.gemmMode(mode);
+        try {
+            gemmCase(inputName, outputName, tolerance, mode);
+        } finally {
+            cuda.gemmMode(CudaBackend.GemmMode.TUNED);
+        }
+    }
+
+    private void gemmCase(String inputName, String outputName, double tolerance, CudaBackend.GemmMode mode) {
         ElementType<?> inType = type(inputName), outType = type(outputName);
         int m = 67, n = 129, k = 96, lda = k + 8, ldb = k + 16, ldc = n + 3;
         long aOff = 5, bOff = 7, cOff = 11;
@@ -246,13 +260,48 @@ class CudaBackendTest {
         DeviceArray out = cuda.read(dc);
         double[] actual = new double[m * n];
         for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) actual[i * n + j] = value(out, cOff + (long) i * ldc + j);
-        Accuracy.assertClose(expected, actual, tolerance, "gemm " + inputName + " -> " + outputName + " seed=" + seed);
+        Accuracy.assertClose(expected, actual, tolerance, "gemm " + inputName + " -> " + outputName + " " + mode + " seed=" + seed);
         // C's padding (columns n..ldc) and the offset before it are not written
         for (long e = 0; e < out.getSize(); e++) {
             long col = (e - cOff) % ldc;
             if (e < cOff || col >= n) assertEquals(value(c, e), value(out, e), "C element " + e + " outside the m x n block");
         }
         for (Buffer<?> buffer : new Buffer<?>[] {da, db, dc}) cuda.free(buffer);
+    }
+
+    /** A decode-shaped, aligned GEMM accumulating into C: compiling (which times the candidates) leaves C as it was; running adds A B^T once. */
+    @Test
+    void tunedGemmCompilesWithoutTouchingCAndAccumulatesOnce() {
+        int m = 16, n = 256, k = 512;
+        HalfArray a = (HalfArray) randomArray(ElementType.F16, m * k), b = (HalfArray) randomArray(ElementType.F16, n * k);
+        FloatArray c = (FloatArray) randomArray(ElementType.F32, m * n);
+        for (CudaBackend.GemmMode mode : CudaBackend.GemmMode.values()) {
+            cuda.gemmMode(mode);
+            try {
+                Buffer<HalfArray> da = cuda.upload(a, "A"), db = cuda.upload(b, "B");
+                Buffer<FloatArray> dc = cuda.upload(c, "C");
+                TaskGraph g = new TaskGraph("gemm");
+                g.gemm(da, 0, db, 0, dc, 0, m, n, k, 1f, 1f);
+                Executable e = cuda.compile(g);
+                assertArrayEquals(c.toArray(), cuda.read(dc).toArray(), mode + ": compiling changed C");
+                if (mode == CudaBackend.GemmMode.LT) {
+                    assertTrue(cuda.gemmChoices().stream().anyMatch(line -> line.contains("cublasLt")), mode + ": " + cuda.gemmChoices());
+                }
+                e.run();
+                double[] expected = new double[m * n];
+                for (int i = 0; i < m; i++) {
+                    for (int j = 0; j < n; j++) {
+                        double sum = c.get(i * n + j);
+                        for (int p = 0; p < k; p++) sum += (double) a.get(i * k + p) * b.get(j * k + p);
+                        expected[i * n + j] = sum;
+                    }
+                }
+                Accuracy.assertClose(expected, Accuracy.values(cuda.read(dc)), 1e-5, "gemm 16x256x512 +C " + mode + " seed=" + seed);
+                for (Buffer<?> buffer : new Buffer<?>[] {da, db, dc}) cuda.free(buffer);
+            } finally {
+                cuda.gemmMode(CudaBackend.GemmMode.TUNED);
+            }
+        }
     }
 
     @Test

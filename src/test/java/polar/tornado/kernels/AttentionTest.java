@@ -140,7 +140,7 @@ class AttentionTest {
         Buffer<FloatArray> historyBuffer = backend.upload(history, "history"), queryBuffer = backend.upload(q, "q");
         Buffer<IntArray> histSeqBuffer = backend.upload(IntArray.of(histSeq), "histSeq"), histPosBuffer = backend.upload(IntArray.of(histPos), "histPos");
         Buffer<IntArray> qSeqBuffer = backend.upload(IntArray.of(qSeq), "qSeq");
-        Grid writeGrid = Grid.of(total, kvDim), attentionGrid = Grid.groups(c.kvHeads, tokens, c.partitions, Attention.THREADS);
+        Grid writeGrid = Grid.rows(total, kvDim), attentionGrid = Grid.groups(c.kvHeads, tokens, c.partitions, Attention.THREADS);
         Grid combineGrid = Grid.groups(c.kvHeads, tokens, Attention.combineThreads(group));
         TaskGraph g = new TaskGraph("attention");
         if (half) {

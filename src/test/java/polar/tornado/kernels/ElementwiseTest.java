@@ -54,7 +54,7 @@ class ElementwiseTest {
             Buffer<FloatArray> a = poisoned(backend, ElementType.F32, count * width, "a");
             Buffer<FloatArray> b = poisoned(backend, ElementType.F32, count * width, "b");
             Buffer<FloatArray> c = poisoned(backend, ElementType.F32, count * width, "c");
-            Grid grid = Grid.of(count, width);
+            Grid grid = Grid.rows(count, width);
             TaskGraph g = new TaskGraph("embeddings");
             g.parallel(Embeddings::gatherHalf, grid, idBuffer, backend.upload(half, "half"), a, i32(count), i32(width));
             g.parallel(Embeddings::gather, grid, idBuffer, backend.upload(single, "single"), b, i32(count), i32(width));
@@ -93,7 +93,7 @@ class ElementwiseTest {
             Buffer<HalfArray> s16 = poisoned(backend, ElementType.F16, rows * ffn, "swigluHalf");
             Buffer<FloatArray> r32 = poisoned(backend, ElementType.F32, rows * ffn, "relu");
             Buffer<HalfArray> r16 = poisoned(backend, ElementType.F16, rows * ffn, "reluHalf");
-            Grid grid = Grid.of(rows, ffn);
+            Grid grid = Grid.rows(rows, ffn);
             TaskGraph g = new TaskGraph("activations");
             g.parallel(Activations::swiglu, grid, gu, s32, i32(rows), i32(ffn));
             g.parallel(Activations::swigluHalf, grid, gu, s16, i32(rows), i32(ffn));

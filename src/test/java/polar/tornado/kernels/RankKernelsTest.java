@@ -79,8 +79,8 @@ class RankKernelsTest {
                         Buffer<HalfArray> f16 = backend.upload(half(out), "outHalf");
                         TaskGraph g = new TaskGraph("rank share");
                         g.parallel(RankKernels::localize, Grid.of(TOKENS), all, local, i32(TOKENS), i32(k), i32(kLocal), i32(first), i32(units));
-                        g.parallel(RankKernels::zeroUnrouted, Grid.of(TOKENS, WIDTH), all, f32, i32(TOKENS), i32(k), i32(first), i32(units), i32(WIDTH));
-                        g.parallel(RankKernels::zeroUnroutedHalf, Grid.of(TOKENS, WIDTH), all, f16, i32(TOKENS), i32(k), i32(first), i32(units), i32(WIDTH));
+                        g.parallel(RankKernels::zeroUnrouted, Grid.rows(TOKENS, WIDTH), all, f32, i32(TOKENS), i32(k), i32(first), i32(units), i32(WIDTH));
+                        g.parallel(RankKernels::zeroUnroutedHalf, Grid.rows(TOKENS, WIDTH), all, f16, i32(TOKENS), i32(k), i32(first), i32(units), i32(WIDTH));
                         run(backend, g);
                         String what = name + " rank " + rank + " of " + ranks + ", k " + k + ", seed " + seed;
                         assertArrayEquals(expected, backend.read(local).toArray(), "localize " + what);

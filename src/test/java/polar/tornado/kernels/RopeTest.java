@@ -51,7 +51,7 @@ class RopeTest {
                 Buffer<IntArray> positions = backend.upload(IntArray.of(pos), "positions");
                 Buffer<FloatArray> freq = backend.upload(FloatArray.of(inv), "invFreq");
                 TaskGraph g = new TaskGraph("rope");
-                g.parallel(Rope::rotate, Grid.of(tokens, (heads + kvHeads) * ropeDims / 2), data, positions, freq,
+                g.parallel(Rope::rotate, Grid.rows(tokens, (heads + kvHeads) * ropeDims / 2), data, positions, freq,
                         i32(tokens), i32(stride), i32(heads + kvHeads), constant(headDim), constant(ropeDims));
                 run(backend, g);
                 assertClose(ref, values(backend.read(data)), Accuracy.F32,
@@ -117,8 +117,8 @@ class RopeTest {
                     Buffer<?> twoK = backend.upload(k0, "k two kernels"), twoV = backend.upload(v0, "v two kernels");
 
                     TaskGraph g = new TaskGraph("rope+kv");
-                    Grid fusedGrid = Grid.of(tokens, Rope.rotateWriteKvItems(heads, kvHeads, headDim, ropeDims));
-                    Grid rotateGrid = Grid.of(tokens, (heads + kvHeads) * ropeDims / 2), writeGrid = Grid.of(tokens, kvDim);
+                    Grid fusedGrid = Grid.rows(tokens, Rope.rotateWriteKvItems(heads, kvHeads, headDim, ropeDims));
+                    Grid rotateGrid = Grid.rows(tokens, (heads + kvHeads) * ropeDims / 2), writeGrid = Grid.rows(tokens, kvDim);
                     if (half) {
                         g.parallel(Rope::rotateWriteKvHalf, fusedGrid, fusedQkv, positions, freq, as(fusedK, ElementType.F16), as(fusedV, ElementType.F16),
                                 blockTable, tokenSeq, i32(tokens), i32(heads), i32(kvHeads), i32(maxBlocks), constant(headDim), constant(ropeDims), constant(blockSize));

@@ -68,7 +68,7 @@ public class JvmBackendBench {
         Buffer<FloatArray> gateUp = jvm.upload(floats(random, tokens * 2 * FFN), "gate up");
         Buffer<FloatArray> act = jvm.allocate(polar.tornado.types.ElementType.F32, (long) tokens * FFN, "act");
         TaskGraph s = new TaskGraph("swiglu");
-        s.parallel(Activations::swiglu, Grid.of(tokens, FFN), gateUp, act, i32(tokens), i32(FFN));
+        s.parallel(Activations::swiglu, Grid.rows(tokens, FFN), gateUp, act, i32(tokens), i32(FFN));
         swiglu = jvm.compile(s);
     }
 

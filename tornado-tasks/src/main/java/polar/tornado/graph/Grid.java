@@ -26,6 +26,13 @@ public record Grid(int[] global, int[] local) {
 
     public static Grid of(int nx, int ny, int nz) { return new Grid(new int[] {nx, ny, nz}, new int[] {0, 0, 0}); }
 
+    /**
+     * An element-wise grid over a row-major {@code [rows, cols]} matrix, for kernels whose outer
+     * {@code @Parallel} loop walks the columns and whose inner loop walks the rows: {@code Grid.of(cols, rows)}.
+     * The columns are dimension x, so neighbouring work-items of a warp touch neighbouring elements.
+     */
+    public static Grid rows(int rows, int cols) { return of(cols, rows); }
+
     /** {@code groups} work-groups of {@code localSize} work-items in dimension x. */
     public static Grid groups(int groups, int localSize) {
         return new Grid(new int[] {groups * localSize}, new int[] {localSize});

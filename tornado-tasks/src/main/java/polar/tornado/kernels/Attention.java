@@ -66,8 +66,8 @@ public final class Attention {
     public static void writeKv(FloatArray qkv, FloatArray kCache, FloatArray vCache,
                                IntArray blockTable, IntArray tokenSeq, IntArray positions,
                                int tokens, int rowStride, int kOffset, int kvDim, int maxBlocks, int headDim, int blockSize) {
-        for (@Parallel int t = 0; t < tokens; t++) {
-            for (@Parallel int e = 0; e < kvDim; e++) {
+        for (@Parallel int e = 0; e < kvDim; e++) {
+            for (@Parallel int t = 0; t < tokens; t++) {
                 int dst = slotIndex(blockTable, tokenSeq, positions, t, e, kvDim, maxBlocks, headDim, blockSize);
                 int src = t * rowStride + kOffset + e;
                 kCache.set(dst, qkv.get(src));
@@ -80,12 +80,53 @@ public final class Attention {
     public static void writeKvHalf(FloatArray qkv, HalfArray kCache, HalfArray vCache,
                                    IntArray blockTable, IntArray tokenSeq, IntArray positions,
                                    int tokens, int rowStride, int kOffset, int kvDim, int maxBlocks, int headDim, int blockSize) {
-        for (@Parallel int t = 0; t < tokens; t++) {
-            for (@Parallel int e = 0; e < kvDim; e++) {
+        for (@Parallel int e = 0; e < kvDim; e++) {
+            for (@Parallel int t = 0; t < tokens; t++) {
                 int dst = slotIndex(blockTable, tokenSeq, positions, t, e, kvDim, maxBlocks, headDim, blockSize);
                 int src = t * rowStride + kOffset + e;
                 kCache.set(dst, qkv.get(src));
                 vCache.set(dst, qkv.get(src + kvDim));
+            }
+        }
+    }
+
+    /**
+     * The QKV projection's bias fused with {@link #writeKv} (OPT: no rotary embedding between them):
+     * every element of each token's row ({@code rowStride = kOffset + 2 * kvDim}) gets its bias, and
+     * the K and V parts go into the cache, with one pass over the rows instead of two.
+     * Launch with {@code Grid.rows(tokens, rowStride)}.
+     */
+    public static void biasWriteKv(FloatArray qkv, FloatArray bias, FloatArray kCache, FloatArray vCache,
+                                   IntArray blockTable, IntArray tokenSeq, IntArray positions,
+                                   int tokens, int rowStride, int kOffset, int kvDim, int maxBlocks, int headDim, int blockSize) {
+        for (@Parallel int e = 0; e < rowStride; e++) {
+            for (@Parallel int t = 0; t < tokens; t++) {
+                float v = qkv.get(t * rowStride + e) + bias.get(e);
+                qkv.set(t * rowStride + e, v);
+                int c = e - kOffset;
+                if (c >= 0) {
+                    int dst = slotIndex(blockTable, tokenSeq, positions, t, c % kvDim, kvDim, maxBlocks, headDim, blockSize);
+                    if (c < kvDim) kCache.set(dst, v);
+                    else vCache.set(dst, v);
+                }
+            }
+        }
+    }
+
+    /** {@link #biasWriteKv} into a float16 cache. */
+    public static void biasWriteKvHalf(FloatArray qkv, FloatArray bias, HalfArray kCache, HalfArray vCache,
+                                       IntArray blockTable, IntArray tokenSeq, IntArray positions,
+                                       int tokens, int rowStride, int kOffset, int kvDim, int maxBlocks, int headDim, int blockSize) {
+        for (@Parallel int e = 0; e < rowStride; e++) {
+            for (@Parallel int t = 0; t < tokens; t++) {
+                float v = qkv.get(t * rowStride + e) + bias.get(e);
+                qkv.set(t * rowStride + e, v);
+                int c = e - kOffset;
+                if (c >= 0) {
+                    int dst = slotIndex(blockTable, tokenSeq, positions, t, c % kvDim, kvDim, maxBlocks, headDim, blockSize);
+                    if (c < kvDim) kCache.set(dst, v);
+                    else vCache.set(dst, v);
+                }
             }
         }
     }

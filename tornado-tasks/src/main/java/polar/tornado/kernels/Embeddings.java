@@ -15,8 +15,8 @@ public final class Embeddings {
 
     /** {@code out[r][c] = table[rows[r]][c]} for {@code r < count, c < width}, float16 table. */
     public static void gatherHalf(IntArray rows, HalfArray table, FloatArray out, int count, int width) {
-        for (@Parallel int r = 0; r < count; r++) {
-            for (@Parallel int c = 0; c < width; c++) {
+        for (@Parallel int c = 0; c < width; c++) {
+            for (@Parallel int r = 0; r < count; r++) {
                 out.set(r * width + c, table.get(rows.get(r) * width + c));
             }
         }
@@ -24,8 +24,8 @@ public final class Embeddings {
 
     /** {@code out[r][c] = table[rows[r]][c]} for {@code r < count, c < width}, float32 table. */
     public static void gather(IntArray rows, FloatArray table, FloatArray out, int count, int width) {
-        for (@Parallel int r = 0; r < count; r++) {
-            for (@Parallel int c = 0; c < width; c++) {
+        for (@Parallel int c = 0; c < width; c++) {
+            for (@Parallel int r = 0; r < count; r++) {
                 out.set(r * width + c, table.get(rows.get(r) * width + c));
             }
         }
@@ -33,8 +33,8 @@ public final class Embeddings {
 
     /** OPT's learned positions: {@code out[r][c] += table[positions[r] + offset][c]}. */
     public static void addPositions(IntArray positions, FloatArray table, FloatArray out, int count, int width, int offset) {
-        for (@Parallel int r = 0; r < count; r++) {
-            for (@Parallel int c = 0; c < width; c++) {
+        for (@Parallel int c = 0; c < width; c++) {
+            for (@Parallel int r = 0; r < count; r++) {
                 int i = r * width + c;
                 out.set(i, out.get(i) + table.get((positions.get(r) + offset) * width + c));
             }

@@ -21,14 +21,33 @@ public final class Norms {
         float[] partial = ctx.allocateFloatLocalArray(WARPS);
         int base = ctx.groupIdx * hidden;
         float inv = rmsScale(ctx, partial, x, base, hidden, eps);
-        for (int i = ctx.localIdx; i < hidden; i += THREADS) out.set(base + i, x.get(base + i) * inv * weight.get(i));
+        if (hidden % 8 == 0) {
+            float[] v = new float[8];
+            for (int i = ctx.localIdx * 8; i < hidden; i += THREADS * 8) {
+                for (int h = 0; h < 8; h += 4) {
+                    scaled4(x, weight, base, i + h, inv, v, 0);
+                    out.store4(base + i + h, v);
+                }
+            }
+        } else {
+            for (int i = ctx.localIdx; i < hidden; i += THREADS) out.set(base + i, x.get(base + i) * inv * weight.get(i));
+        }
     }
 
     public static void rmsnormHalf(KernelContext ctx, FloatArray x, FloatArray weight, HalfArray out, int hidden, float eps) {
         float[] partial = ctx.allocateFloatLocalArray(WARPS);
         int base = ctx.groupIdx * hidden;
         float inv = rmsScale(ctx, partial, x, base, hidden, eps);
-        for (int i = ctx.localIdx; i < hidden; i += THREADS) out.set(base + i, x.get(base + i) * inv * weight.get(i));
+        if (hidden % 8 == 0) {
+            float[] v = new float[8];
+            for (int i = ctx.localIdx * 8; i < hidden; i += THREADS * 8) {
+                scaled4(x, weight, base, i, inv, v, 0);
+                scaled4(x, weight, base, i + 4, inv, v, 4);
+                out.store8(base + i, v);
+            }
+        } else {
+            for (int i = ctx.localIdx; i < hidden; i += THREADS) out.set(base + i, x.get(base + i) * inv * weight.get(i));
+        }
     }
 
     /** LayerNorm with affine weight and bias: {@code out = (x - mean) / sqrt(var + eps) * weight + bias}. */
@@ -37,7 +56,17 @@ public final class Norms {
         int base = ctx.groupIdx * hidden;
         float mean = blockSum(ctx, partial, rowSum(ctx, x, base, hidden, 0f, false)) / hidden;
         float inv = 1f / (float) Math.sqrt(blockSum(ctx, partial, rowSum(ctx, x, base, hidden, mean, true)) / hidden + eps);
-        for (int i = ctx.localIdx; i < hidden; i += THREADS) out.set(base + i, (x.get(base + i) - mean) * inv * weight.get(i) + bias.get(i));
+        if (hidden % 8 == 0) {
+            float[] v = new float[8];
+            for (int i = ctx.localIdx * 8; i < hidden; i += THREADS * 8) {
+                for (int h = 0; h < 8; h += 4) {
+                    affine4(x, weight, bias, base, i + h, mean, inv, v, 0);
+                    out.store4(base + i + h, v);
+                }
+            }
+        } else {
+            for (int i = ctx.localIdx; i < hidden; i += THREADS) out.set(base + i, (x.get(base + i) - mean) * inv * weight.get(i) + bias.get(i));
+        }
     }
 
     public static void layernormHalf(KernelContext ctx, FloatArray x, FloatArray weight, FloatArray bias, HalfArray out, int hidden, float eps) {
@@ -45,7 +74,36 @@ public final class Norms {
         int base = ctx.groupIdx * hidden;
         float mean = blockSum(ctx, partial, rowSum(ctx, x, base, hidden, 0f, false)) / hidden;
         float inv = 1f / (float) Math.sqrt(blockSum(ctx, partial, rowSum(ctx, x, base, hidden, mean, true)) / hidden + eps);
-        for (int i = ctx.localIdx; i < hidden; i += THREADS) out.set(base + i, (x.get(base + i) - mean) * inv * weight.get(i) + bias.get(i));
+        if (hidden % 8 == 0) {
+            float[] v = new float[8];
+            for (int i = ctx.localIdx * 8; i < hidden; i += THREADS * 8) {
+                affine4(x, weight, bias, base, i, mean, inv, v, 0);
+                affine4(x, weight, bias, base, i + 4, mean, inv, v, 4);
+                out.store8(base + i, v);
+            }
+        } else {
+            for (int i = ctx.localIdx; i < hidden; i += THREADS) out.set(base + i, (x.get(base + i) - mean) * inv * weight.get(i) + bias.get(i));
+        }
+    }
+
+    /** RMSNorm of elements {@code i..i+3} of the row at {@code base} (16-byte loads) into {@code v[at..at+3]}. */
+    static void scaled4(FloatArray x, FloatArray weight, int base, int i, float inv, float[] v, int at) {
+        float[] a = new float[4];
+        float[] w = new float[4];
+        x.load4(base + i, a);
+        weight.load4(i, w);
+        for (int e = 0; e < 4; e++) v[at + e] = a[e] * inv * w[e];
+    }
+
+    /** LayerNorm of elements {@code i..i+3} of the row at {@code base} (16-byte loads) into {@code v[at..at+3]}. */
+    static void affine4(FloatArray x, FloatArray weight, FloatArray bias, int base, int i, float mean, float inv, float[] v, int at) {
+        float[] a = new float[4];
+        float[] w = new float[4];
+        float[] b = new float[4];
+        x.load4(base + i, a);
+        weight.load4(i, w);
+        bias.load4(i, b);
+        for (int e = 0; e < 4; e++) v[at + e] = (a[e] - mean) * inv * w[e] + b[e];
     }
 
     /** {@code 1 / sqrt(mean(x^2) + eps)} of the row at {@code base}, returned to every work-item. */
@@ -54,9 +112,25 @@ public final class Norms {
         return 1f / (float) Math.sqrt(sumSquares / hidden + eps);
     }
 
-    /** This work-item's share of {@code sum(x - shift)} or, when {@code squared}, of {@code sum((x - shift)^2)}. */
+    /**
+     * This work-item's share of {@code sum(x - shift)} or, when {@code squared}, of {@code sum((x - shift)^2)}:
+     * 8 consecutive elements per step (16-byte loads) where the row allows it.
+     */
     static float rowSum(KernelContext ctx, FloatArray x, int base, int hidden, float shift, boolean squared) {
         float s = 0f;
+        if (hidden % 8 == 0) {
+            float[] a = new float[4];
+            for (int i = ctx.localIdx * 8; i < hidden; i += THREADS * 8) {
+                for (int h = 0; h < 8; h += 4) {
+                    x.load4(base + i + h, a);
+                    for (int e = 0; e < 4; e++) {
+                        float v = a[e] - shift;
+                        s += squared ? v * v : v;
+                    }
+                }
+            }
+            return s;
+        }
         for (int i = ctx.localIdx; i < hidden; i += THREADS) {
             float v = x.get(base + i) - shift;
             s += squared ? v * v : v;

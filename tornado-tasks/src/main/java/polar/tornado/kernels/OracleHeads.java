@@ -45,10 +45,10 @@ public final class OracleHeads {
         }
     }
 
-    /** Zeroes the values of every unit not among token {@code i}'s {@code selected [tokens, k]}. Launch with {@code Grid.of(tokens, width)}. */
+    /** Zeroes the values of every unit not among token {@code i}'s {@code selected [tokens, k]}. Launch with {@code Grid.rows(tokens, width)}. */
     public static void keepSelected(FloatArray attn, IntArray selected, int tokens, int width, int span, int k) {
-        for (@Parallel int i = 0; i < tokens; i++) {
-            for (@Parallel int c = 0; c < width; c++) {
+        for (@Parallel int c = 0; c < width; c++) {
+            for (@Parallel int i = 0; i < tokens; i++) {
                 int unit = c / span;
                 boolean keep = false;
                 for (int s = 0; s < k; s++) if (selected.get(i * k + s) == unit) keep = true;
@@ -59,8 +59,8 @@ public final class OracleHeads {
 
     /** {@link #keepSelected} of a float16 attention output. */
     public static void keepSelectedHalf(HalfArray attn, IntArray selected, int tokens, int width, int span, int k) {
-        for (@Parallel int i = 0; i < tokens; i++) {
-            for (@Parallel int c = 0; c < width; c++) {
+        for (@Parallel int c = 0; c < width; c++) {
+            for (@Parallel int i = 0; i < tokens; i++) {
                 int unit = c / span;
                 boolean keep = false;
                 for (int s = 0; s < k; s++) if (selected.get(i * k + s) == unit) keep = true;

@@ -40,11 +40,11 @@ public final class RankKernels {
     /**
      * Zeros local unit 0's attention output ({@code width} values per unit, {@code units} units per
      * row of {@code out}) for each token that selected none of the rank's units (see {@link #localize}).
-     * Launch with {@code Grid.of(tokens, width)}.
+     * Launch with {@code Grid.rows(tokens, width)}.
      */
     public static void zeroUnrouted(IntArray selected, FloatArray out, int tokens, int k, int first, int units, int width) {
-        for (@Parallel int t = 0; t < tokens; t++) {
-            for (@Parallel int e = 0; e < width; e++) {
+        for (@Parallel int e = 0; e < width; e++) {
+            for (@Parallel int t = 0; t < tokens; t++) {
                 if (!routesAny(selected, t * k, k, first, units)) out.set(t * units * width + e, 0f);
             }
         }
@@ -52,8 +52,8 @@ public final class RankKernels {
 
     /** {@link #zeroUnrouted} of float16 output. */
     public static void zeroUnroutedHalf(IntArray selected, HalfArray out, int tokens, int k, int first, int units, int width) {
-        for (@Parallel int t = 0; t < tokens; t++) {
-            for (@Parallel int e = 0; e < width; e++) {
+        for (@Parallel int e = 0; e < width; e++) {
+            for (@Parallel int t = 0; t < tokens; t++) {
                 if (!routesAny(selected, t * k, k, first, units)) out.set(t * units * width + e, 0f);
             }
         }

@@ -20,8 +20,8 @@ public final class Rope {
      */
     public static void rotate(FloatArray qkv, IntArray positions, FloatArray invFreq,
                               int tokens, int rowStride, int rotatedHeads, int headDim, int ropeDims) {
-        for (@Parallel int t = 0; t < tokens; t++) {
-            for (@Parallel int j = 0; j < rotatedHeads * (ropeDims / 2); j++) {
+        for (@Parallel int j = 0; j < rotatedHeads * (ropeDims / 2); j++) {
+            for (@Parallel int t = 0; t < tokens; t++) {
                 int half = ropeDims / 2;
                 int i = j % half;
                 int lo = t * rowStride + (j / half) * headDim + i;
@@ -39,7 +39,7 @@ public final class Rope {
     /**
      * {@link #rotate} of the query and key heads fused with {@link Attention#writeKv}: one launch
      * instead of two, and K is read once. Work-item {@code (t, j)} of
-     * {@code Grid.of(tokens, rotateWriteKvItems(heads, kvHeads, headDim, ropeDims))} either rotates
+     * {@code Grid.rows(tokens, rotateWriteKvItems(heads, kvHeads, headDim, ropeDims))} either rotates
      * one pair of a Q or K head (storing a K pair in the cache too), or copies one unrotated K
      * element (past {@code ropeDims}) or one V element into the cache. {@code qkv} ends as after
      * {@code rotate}; the cache as after {@code writeKv}, with the same float arithmetic.
@@ -47,8 +47,8 @@ public final class Rope {
     public static void rotateWriteKv(FloatArray qkv, IntArray positions, FloatArray invFreq, FloatArray kCache, FloatArray vCache,
                                      IntArray blockTable, IntArray tokenSeq, int tokens, int heads, int kvHeads, int maxBlocks,
                                      int headDim, int ropeDims, int blockSize) {
-        for (@Parallel int t = 0; t < tokens; t++) {
-            for (@Parallel int j = 0; j < (heads + kvHeads) * (ropeDims / 2) + kvHeads * (2 * headDim - ropeDims); j++) {
+        for (@Parallel int j = 0; j < (heads + kvHeads) * (ropeDims / 2) + kvHeads * (2 * headDim - ropeDims); j++) {
+            for (@Parallel int t = 0; t < tokens; t++) {
                 int half = ropeDims / 2;
                 int pairs = (heads + kvHeads) * half;
                 int kvDim = kvHeads * headDim;
@@ -84,8 +84,8 @@ public final class Rope {
     public static void rotateWriteKvHalf(FloatArray qkv, IntArray positions, FloatArray invFreq, HalfArray kCache, HalfArray vCache,
                                          IntArray blockTable, IntArray tokenSeq, int tokens, int heads, int kvHeads, int maxBlocks,
                                          int headDim, int ropeDims, int blockSize) {
-        for (@Parallel int t = 0; t < tokens; t++) {
-            for (@Parallel int j = 0; j < (heads + kvHeads) * (ropeDims / 2) + kvHeads * (2 * headDim - ropeDims); j++) {
+        for (@Parallel int j = 0; j < (heads + kvHeads) * (ropeDims / 2) + kvHeads * (2 * headDim - ropeDims); j++) {
+            for (@Parallel int t = 0; t < tokens; t++) {
                 int half = ropeDims / 2;
                 int pairs = (heads + kvHeads) * half;
                 int kvDim = kvHeads * headDim;

@@ -42,9 +42,18 @@ public final class TopK {
         int[] keys = ctx.allocateIntLocalArray(SMALL_MAX);
         int[] chosen = ctx.allocateIntLocalArray(SMALL_MAX);
         int row = ctx.groupIdx;
-        int threads = ctx.localGroupSizeX;
-        for (int i = ctx.localIdx; i < n; i += threads) keys[i] = key(scores.get(row * n + i));
+        for (int i = ctx.localIdx; i < n; i += ctx.localGroupSizeX) keys[i] = key(scores.get(row * n + i));
         ctx.localBarrier();
+        selectRanked(ctx, keys, chosen, out, row, n, k);
+    }
+
+    /**
+     * {@link #small}'s selection over keys already in local memory ({@code keys[0..n)}, written
+     * before a barrier): the indices of the k largest into {@code out[row * k ..]}, ascending.
+     * {@code chosen} is local scratch of at least {@code n}.
+     */
+    static void selectRanked(KernelContext ctx, int[] keys, int[] chosen, IntArray out, int row, int n, int k) {
+        int threads = ctx.localGroupSizeX;
         // rank = how many elements beat element i (greater, or equal with a lower index)
         for (int i = ctx.localIdx; i < n; i += threads) {
             int mine = keys[i];

@@ -12,6 +12,7 @@ import polar.tornado.graph.TaskGraph;
 import polar.tornado.kernels.Activations;
 import polar.tornado.kernels.Attention;
 import polar.tornado.kernels.Embeddings;
+import polar.tornado.kernels.HeadRouter;
 import polar.tornado.kernels.Norms;
 import polar.tornado.kernels.MlpRouterScores;
 import polar.tornado.kernels.OracleHeads;
@@ -124,7 +125,7 @@ public class LayerGraphBuilder {
     public TaskGraph embedding(StepShape s) {
         TaskGraph g = new TaskGraph("embedding-" + s);
         int t = s.tokens();
-        Grid grid = Grid.of(t, shape.hidden());
+        Grid grid = Grid.rows(t, shape.hidden());
         Buffer<?> table = weights.tokenEmbedding();
         if (table.type() == ElementType.F16) {
             g.parallel(Embeddings::gatherHalf, grid, step.tokenIds(), as(table, ElementType.F16), step.x(), i32(t), i32(shape.hidden()));
@@ -146,9 +147,10 @@ public class LayerGraphBuilder {
         int hidden = shape.hidden();
         norm(g, step.x(), w.attnNorm(), w.attnNormBias(), step.normed(), t);
         g.gemm(step.normed(), 0, w.qkv(), 0, step.qkv(), 0, t, shape.qkvDim(), hidden, 1f, 0f);
-        addBias(g, step.qkv(), w.qkvBias(), t, shape.qkvDim());
+        boolean rotary = shape.positions() == TransformerShape.Positions.ROTARY;
+        if (rotary) addBias(g, step.qkv(), w.qkvBias(), t, shape.qkvDim()); // else writeKv adds it
         if (selective(l, s) && !sparseAttention.oracle()) route(g, l, t);
-        if (shape.positions() == TransformerShape.Positions.ROTARY) ropeAndWriteKv(g, l, t);
+        if (rotary) ropeAndWriteKv(g, l, t);
         else writeKv(g, l, t);
         attention(g, l, s);
         // The residual add is the GEMM's beta = 1.
@@ -163,7 +165,7 @@ public class LayerGraphBuilder {
     public TaskGraph head(StepShape s) {
         TaskGraph g = new TaskGraph("head-" + s);
         int n = s.sequences();
-        g.parallel(Embeddings::gather, Grid.of(n, shape.hidden()), step.lastRows(), step.x(), step.last(), i32(n), i32(shape.hidden()));
+        g.parallel(Embeddings::gather, Grid.rows(n, shape.hidden()), step.lastRows(), step.x(), step.last(), i32(n), i32(shape.hidden()));
         norm(g, step.last(), weights.finalNorm(), weights.finalNormBias(), step.lastNormed(), n);
         g.gemm(step.lastNormed(), 0, weights.lmHead(), 0, step.logits(), 0, n, shape.vocab(), shape.hidden(), 1f, 0f);
         return g;
@@ -172,24 +174,41 @@ public class LayerGraphBuilder {
     /**
      * Attention router of layer {@code l}: {@code scores = normed . W^T + b} (two-layer routers:
      * {@code ReLU(normed . W1^T + b1) . W^T + b}), then each token's top-k units into {@code selected}.
+     * The last router layer, its bias and the top-k are one {@link HeadRouter} launch.
      */
     protected void route(TaskGraph g, int l, int t) {
         SparseAttentionBuffers sp = sparseAttention;
         int units = sp.units();
         int k = sp.k()[l];
+        Buffer<?> in = step.normed();
+        int dim = shape.hidden();
         if (sp.twoLayer(l)) {
             SparseAttentionBuffers.TwoLayer two = sp.twoLayer();
             int inner = two.inner()[l];
             g.gemm(step.normed(), 0, two.weight().get(l), 0, two.pre(), 0, t, inner, shape.hidden(), 1f, 0f);
             if (two.act().type() == ElementType.F16) {
-                g.parallel(Activations::biasReluHalf, Grid.of(t, inner), two.pre(), two.bias().get(l), as(two.act(), ElementType.F16), i32(t), i32(inner));
+                g.parallel(Activations::biasReluHalf, Grid.rows(t, inner), two.pre(), two.bias().get(l), as(two.act(), ElementType.F16), i32(t), i32(inner));
             } else {
-                g.parallel(Activations::biasRelu, Grid.of(t, inner), two.pre(), two.bias().get(l), as(two.act(), ElementType.F32), i32(t), i32(inner));
+                g.parallel(Activations::biasRelu, Grid.rows(t, inner), two.pre(), two.bias().get(l), as(two.act(), ElementType.F32), i32(t), i32(inner));
             }
-            g.gemm(two.act(), 0, sp.routerWeight().get(l), 0, sp.scores(), 0, t, units, inner, 1f, 0f);
-        } else {
-            g.gemm(step.normed(), 0, sp.routerWeight().get(l), 0, sp.scores(), 0, t, units, shape.hidden(), 1f, 0f);
+            in = two.act();
+            dim = inner;
         }
+        Buffer<?> w = sp.routerWeight().get(l);
+        if (HeadRouter.supports(units, dim) && w.type() == in.type()) {
+            Grid grid = Grid.groups(t, HeadRouter.THREADS);
+            if (in.type() == ElementType.F16) {
+                g.kernel(HeadRouter::scoreTopKHalf, grid, as(in, ElementType.F16), as(w, ElementType.F16), sp.routerBias().get(l), sp.scores(), sp.selected(),
+                        i32(dim), i32(units), i32(k));
+                return;
+            }
+            if (in.type() == ElementType.F32) {
+                g.kernel(HeadRouter::scoreTopK, grid, as(in, ElementType.F32), as(w, ElementType.F32), sp.routerBias().get(l), sp.scores(), sp.selected(),
+                        i32(dim), i32(units), i32(k));
+                return;
+            }
+        }
+        g.gemm(in, 0, w, 0, sp.scores(), 0, t, units, dim, 1f, 0f);
         addBias(g, sp.scores(), sp.routerBias().get(l), t, units);
         g.kernel(TopK::small, Grid.groups(t, TopK.smallThreads(units)), sp.scores(), sp.selected(), i32(units), i32(k));
     }
@@ -243,9 +262,9 @@ public class LayerGraphBuilder {
         }
         g.kernel(TopK::small, Grid.groups(t, TopK.smallThreads(units)), sp.scores(), sp.selected(), i32(units), i32(k));
         if (halfAttention()) {
-            g.parallel(OracleHeads::keepSelectedHalf, Grid.of(t, shape.qDim()), as(step.attn(), ElementType.F16), sp.selected(), i32(t), i32(shape.qDim()), i32(span), i32(k));
+            g.parallel(OracleHeads::keepSelectedHalf, Grid.rows(t, shape.qDim()), as(step.attn(), ElementType.F16), sp.selected(), i32(t), i32(shape.qDim()), i32(span), i32(k));
         } else {
-            g.parallel(OracleHeads::keepSelected, Grid.of(t, shape.qDim()), as(step.attn(), ElementType.F32), sp.selected(), i32(t), i32(shape.qDim()), i32(span), i32(k));
+            g.parallel(OracleHeads::keepSelected, Grid.rows(t, shape.qDim()), as(step.attn(), ElementType.F32), sp.selected(), i32(t), i32(shape.qDim()), i32(span), i32(k));
         }
     }
 
@@ -333,7 +352,7 @@ public class LayerGraphBuilder {
         }
         int ffn = shape.ffn();
         g.gemm(step.normed(), 0, w.up(), 0, step.mlpIn(), 0, t, shape.mlpInDim(), shape.hidden(), 1f, 0f);
-        Grid grid = Grid.of(t, ffn);
+        Grid grid = Grid.rows(t, ffn);
         boolean half = precision.activations() == ElementType.F16;
         switch (shape.mlp()) {
             case SWIGLU -> {
@@ -388,7 +407,7 @@ public class LayerGraphBuilder {
 
     /** RoPE on the step's queries and keys of layer {@code l}, fused with writing the new K and V into the paged cache. */
     protected void ropeAndWriteKv(TaskGraph g, int l, int t) {
-        Grid grid = Grid.of(t, Rope.rotateWriteKvItems(shape.heads(), shape.kvHeads(), shape.headDim(), shape.ropeDims()));
+        Grid grid = Grid.rows(t, Rope.rotateWriteKvItems(shape.heads(), shape.kvHeads(), shape.headDim(), shape.ropeDims()));
         Buffer<?> k = kv.keys().get(l), v = kv.values().get(l);
         if (halfAttention()) {
             g.parallel(Rope::rotateWriteKvHalf, grid, step.qkv(), step.positions(), weights.inverseFrequencies(), as(k, ElementType.F16), as(v, ElementType.F16),
@@ -401,11 +420,26 @@ public class LayerGraphBuilder {
         }
     }
 
-    /** Writes the step's new K and V of layer {@code l} into the paged cache. */
+    /** Writes the step's new K and V of layer {@code l} into the paged cache, adding the QKV bias (if any) to the whole row on the way. */
     protected void writeKv(TaskGraph g, int l, int t) {
-        Grid grid = Grid.of(t, shape.kvDim());
+        Buffer<FloatArray> bias = weights.layers().get(l).qkvBias();
         Buffer<?> k = kv.keys().get(l), v = kv.values().get(l);
-        if (halfAttention()) {
+        boolean half = halfAttention();
+        if (bias != null) {
+            Grid grid = Grid.rows(t, shape.qkvDim());
+            if (half) {
+                g.parallel(Attention::biasWriteKvHalf, grid, step.qkv(), bias, as(k, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
+                        step.positions(), i32(t), i32(shape.qkvDim()), i32(shape.qDim()), i32(shape.kvDim()), i32(kv.maxBlocks()),
+                        constant(shape.headDim()), constant(kv.blockSize()));
+            } else {
+                g.parallel(Attention::biasWriteKv, grid, step.qkv(), bias, as(k, ElementType.F32), as(v, ElementType.F32), kv.blockTable(), step.tokenSeq(),
+                        step.positions(), i32(t), i32(shape.qkvDim()), i32(shape.qDim()), i32(shape.kvDim()), i32(kv.maxBlocks()),
+                        constant(shape.headDim()), constant(kv.blockSize()));
+            }
+            return;
+        }
+        Grid grid = Grid.rows(t, shape.kvDim());
+        if (half) {
             g.parallel(Attention::writeKvHalf, grid, step.qkv(), as(k, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
                     step.positions(), i32(t), i32(shape.qkvDim()), i32(shape.qDim()), i32(shape.kvDim()), i32(kv.maxBlocks()),
                     constant(shape.headDim()), constant(kv.blockSize()));
@@ -435,7 +469,7 @@ public class LayerGraphBuilder {
 
     /** {@code x[rows, cols] += bias}, where the model has a bias. */
     protected void addBias(TaskGraph g, Buffer<FloatArray> x, Buffer<FloatArray> bias, int rows, int cols) {
-        if (bias != null) g.parallel(Activations::addBias, Grid.of(rows, cols), x, bias, i32(rows), i32(cols));
+        if (bias != null) g.parallel(Activations::addBias, Grid.rows(rows, cols), x, bias, i32(rows), i32(cols));
     }
 
     /** {@code buffer} as a buffer of {@code type}, checked. */
