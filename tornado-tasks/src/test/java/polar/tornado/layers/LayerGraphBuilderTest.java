@@ -102,7 +102,7 @@ class LayerGraphBuilderTest {
     void optLayerWithBiasesLearnedPositionsAndSplitKDecodeInFloat16() {
         List<TaskGraph> graphs = builder(OPT, Precision.FLOAT16, 4).build(new StepShape(StepShape.Kind.DECODE, 4, 4, 4));
         assertEquals(List.of("gatherHalf", "addPositions"), names(graphs.getFirst()));
-        assertEquals(List.of("layernormHalf", "gemm", "addBias", "writeKvHalf", "pagedHalf", "combineHalf", "gemm", "addBias",
+        assertEquals(List.of("layernormHalf", "gemm", "biasWriteKvHalf", "pagedHalf", "combineHalf", "gemm", "addBias",
                 "layernormHalf", "gemm", "biasReluHalf", "gemm", "addBias"), names(graphs.get(1)));
         assertEquals(List.of("gather", "layernormHalf", "gemm"), names(graphs.getLast()));
     }
