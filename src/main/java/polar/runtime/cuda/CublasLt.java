@@ -108,7 +108,7 @@ final class CublasLt implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             MemorySegment desc = create(arena, out -> (int) f.descCreate.invokeExact(out, Cublas.COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
-            Matmul mm = new Matmul(arena, desc, m, n, k);
+            Matmul mm = new Matmul(arena, desc);
             setInt(arena, f.descSet, desc, DESC_TRANSA, transA, "TRANSA");
             setInt(arena, f.descSet, desc, DESC_TRANSB, transB, "TRANSB");
             mm.a = layout(arena, aType, transA == Cublas.OP_N ? m : k, transA == Cublas.OP_N ? k : m, lda);
@@ -151,15 +151,11 @@ final class CublasLt implements AutoCloseable {
     final class Matmul implements AutoCloseable {
         private final Arena arena;
         private final MemorySegment desc;
-        final int m, n, k;
         private MemorySegment a, b, c, pref;
 
-        private Matmul(Arena arena, MemorySegment desc, int m, int n, int k) {
+        private Matmul(Arena arena, MemorySegment desc) {
             this.arena = arena;
             this.desc = desc;
-            this.m = m;
-            this.n = n;
-            this.k = k;
         }
 
         /** Up to {@code count} algorithms the heuristic offers, best guess first, each with the workspace it needs (within the preference's limit). */

@@ -22,7 +22,7 @@ public final class Norms {
         int base = ctx.groupIdx * hidden;
         float inv = rmsScale(ctx, partial, x, base, hidden, eps);
         if (hidden % 8 == 0) {
-            float[] v = new float[8];
+            float[] v = new float[4];
             for (int i = ctx.localIdx * 8; i < hidden; i += THREADS * 8) {
                 for (int h = 0; h < 8; h += 4) {
                     scaled4(x, weight, base, i + h, inv, v, 0);
@@ -57,7 +57,7 @@ public final class Norms {
         float mean = blockSum(ctx, partial, rowSum(ctx, x, base, hidden, 0f, false)) / hidden;
         float inv = 1f / (float) Math.sqrt(blockSum(ctx, partial, rowSum(ctx, x, base, hidden, mean, true)) / hidden + eps);
         if (hidden % 8 == 0) {
-            float[] v = new float[8];
+            float[] v = new float[4];
             for (int i = ctx.localIdx * 8; i < hidden; i += THREADS * 8) {
                 for (int h = 0; h < 8; h += 4) {
                     affine4(x, weight, bias, base, i + h, mean, inv, v, 0);
