@@ -72,6 +72,10 @@ class TopKTest {
         Random random = new Random(Accuracy.seed());
         for (int i = 0; i < negative.length; i++) negative[i] = -1f - random.nextInt(50) / 8f;
         checkRow(name, negative, 700);
+        // neighbouring floats (keys that differ only in their last digits) force every round of the digit search
+        float[] close = new float[4096];
+        for (int i = 0; i < close.length; i++) close[i] = Math.nextUp(1f) + (float) Math.ulp(1f) * ((i * 37) % 1024);
+        checkRow(name, close, 1500);
     }
 
     static void checkRow(String name, float[] row, int k) {

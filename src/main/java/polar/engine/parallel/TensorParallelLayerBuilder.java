@@ -57,7 +57,7 @@ final class TensorParallelLayerBuilder extends LayerGraphBuilder {
     TensorParallelLayerBuilder(LayerGraphBuilder inner, RankBackend rank, TransformerShape shape, Precision precision, ModelBuffers weights,
                                KvBuffers kv, StepBuffers step, int partitionSize) {
         super(shape, precision, weights, kv, step, partitionSize);
-        this.inner = inner;
+        this.inner = inner.withResidualBiasInNorm(false); // the all-reduce comes after rank 0's bias add
         this.rank = rank;
     }
 

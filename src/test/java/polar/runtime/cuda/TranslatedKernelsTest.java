@@ -45,6 +45,42 @@ class TranslatedKernelsTest {
         return cuda.upload(type, Accuracy.poison(type, n).segment(), label);
     }
 
+    /**
+     * A chain of kernels that each read and rewrite what the one before wrote, with a cuBLAS GEMM
+     * and a copy in the middle, run plainly and as a captured graph: a launch that overlapped its
+     * predecessor would lose an increment or read a stale row.
+     */
+    @Test
+    void dependentLaunchesSeeTheirPredecessorsWrites() {
+        int rows = 64, cols = 65536, steps = 40; // 4M elements: several waves of blocks per launch
+        Buffer<FloatArray> x = cuda.upload(new FloatArray(rows * cols), "x");
+        FloatArray ones = new FloatArray(cols);
+        ones.fill(1f);
+        Buffer<FloatArray> bias = cuda.upload(ones, "bias");
+        Buffer<FloatArray> w = cuda.upload(ones, "w");
+        Buffer<FloatArray> sums = cuda.allocate(ElementType.F32, rows, "sums");
+        Buffer<FloatArray> firstRow = cuda.allocate(ElementType.F32, cols, "firstRow");
+        TaskGraph g = new TaskGraph("chain");
+        for (int i = 0; i < steps; i++) g.parallel(polar.tornado.kernels.Activations::addBias, Grid.rows(rows, cols), x, bias, Arg.i32(rows), Arg.i32(cols));
+        g.gemm(x, 0, w, 0, sums, 0, rows, 1, cols, 1f, 0f);                 // sums[r] = steps * cols
+        g.copy(x, 0, firstRow, 0, cols);
+        for (int i = 0; i < steps; i++) g.parallel(polar.tornado.kernels.Activations::addBias, Grid.rows(rows, cols), x, bias, Arg.i32(rows), Arg.i32(cols));
+        Executable direct = cuda.compile(g);
+        for (Executable run : new Executable[] {direct, cuda.capture(direct)}) {
+            cuda.write(x, new FloatArray(rows * cols));
+            run.run();
+            float[] after = cuda.read(x).toArray();
+            for (int i = 0; i < after.length; i++) {
+                if (after[i] != 2 * steps) throw new AssertionError("element " + i + " is " + after[i] + ", expected " + 2 * steps);
+            }
+            float[] s = cuda.read(sums).toArray();
+            for (int r = 0; r < rows; r++) org.junit.jupiter.api.Assertions.assertEquals((float) steps * cols, s[r], "GEMM over the first chain's result, row " + r);
+            float[] first = cuda.read(firstRow).toArray();
+            for (int c = 0; c < cols; c++) org.junit.jupiter.api.Assertions.assertEquals((float) steps, first[c], "copy between the chains, column " + c);
+        }
+        for (Buffer<?> b : new Buffer<?>[] {x, bias, w, sums, firstRow}) cuda.free(b);
+    }
+
     @Test
     void wideScaledCopyOverManyGridStrides() {
         int n = 3_000_005; // more vectors than one wave of blocks, and a partial last vector

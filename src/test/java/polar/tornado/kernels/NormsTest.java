@@ -77,4 +77,49 @@ class NormsTest {
             }
         }
     }
+
+    /** The residual bias folded into LayerNorm: x comes back as x + add, and the norm is of that sum. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void addLayernormKeepsTheSumAndNormsIt(String name) {
+        long seed = Accuracy.seed();
+        Random random = new Random(seed);
+        try (Backend backend = Backends.open(name)) {
+            for (int hidden : new int[] {8, 100, 1000, 4096}) {
+                int rows = 3;
+                FloatArray x = Accuracy.randomFloats(random, rows * hidden);
+                FloatArray add = Accuracy.randomFloats(random, hidden);
+                FloatArray w = Accuracy.randomFloats(random, hidden);
+                FloatArray b = Accuracy.randomFloats(random, hidden);
+                float eps = 1e-5f;
+                double[] sum = new double[rows * hidden];
+                double[] ln = new double[rows * hidden];
+                for (int r = 0; r < rows; r++) {
+                    double mean = 0, var = 0;
+                    for (int i = 0; i < hidden; i++) {
+                        sum[r * hidden + i] = (double) (x.get(r * hidden + i) + add.get(i)); // the float32 sum the kernel stores
+                        mean += sum[r * hidden + i];
+                    }
+                    mean /= hidden;
+                    for (int i = 0; i < hidden; i++) var += Math.pow(sum[r * hidden + i] - mean, 2);
+                    var /= hidden;
+                    for (int i = 0; i < hidden; i++) ln[r * hidden + i] = (sum[r * hidden + i] - mean) / Math.sqrt(var + eps) * w.get(i) + b.get(i);
+                }
+                Buffer<FloatArray> x32 = backend.upload(x, "x32"), x16 = backend.upload(x, "x16");
+                Buffer<FloatArray> ab = backend.upload(add, "add"), wb = backend.upload(w, "w"), bb = backend.upload(b, "b");
+                Buffer<FloatArray> out = poisoned(backend, ElementType.F32, rows * hidden, "ln");
+                Buffer<HalfArray> half = poisoned(backend, ElementType.F16, rows * hidden, "lnHalf");
+                Grid grid = Grid.groups(rows, Norms.THREADS);
+                TaskGraph g = new TaskGraph("add-norms");
+                g.kernel(Norms::addLayernorm, grid, x32, ab, wb, bb, out, i32(hidden), f32(eps));
+                g.kernel(Norms::addLayernormHalf, grid, x16, ab, wb, bb, half, i32(hidden), f32(eps));
+                run(backend, g);
+                String what = name + " hidden=" + hidden + " seed=" + seed;
+                assertClose(sum, values(backend.read(x32)), 1e-7, "x + add " + what);
+                assertClose(sum, values(backend.read(x16)), 1e-7, "x + add (half variant) " + what);
+                assertClose(ln, values(backend.read(out)), Accuracy.F32, "addLayernorm " + what);
+                assertClose(ln, values(backend.read(half)), Accuracy.F16, "addLayernormHalf " + what);
+            }
+        }
+    }
 }

@@ -55,7 +55,43 @@ public final class Norms {
         float[] partial = ctx.allocateFloatLocalArray(WARPS);
         int base = ctx.groupIdx * hidden;
         float mean = blockSum(ctx, partial, rowSum(ctx, x, base, hidden, 0f, false)) / hidden;
-        float inv = 1f / (float) Math.sqrt(blockSum(ctx, partial, rowSum(ctx, x, base, hidden, mean, true)) / hidden + eps);
+        storeAffine(ctx, x, weight, bias, out, base, hidden, mean, invStd(ctx, partial, x, base, hidden, mean, eps));
+    }
+
+    public static void layernormHalf(KernelContext ctx, FloatArray x, FloatArray weight, FloatArray bias, HalfArray out, int hidden, float eps) {
+        float[] partial = ctx.allocateFloatLocalArray(WARPS);
+        int base = ctx.groupIdx * hidden;
+        float mean = blockSum(ctx, partial, rowSum(ctx, x, base, hidden, 0f, false)) / hidden;
+        storeAffineHalf(ctx, x, weight, bias, out, base, hidden, mean, invStd(ctx, partial, x, base, hidden, mean, eps));
+    }
+
+    /**
+     * {@link #layernorm} after adding {@code add} (the bias of the block that just wrote the
+     * residual) into {@code x}, which keeps the sum: one launch instead of a bias add and a norm.
+     */
+    public static void addLayernorm(KernelContext ctx, FloatArray x, FloatArray add, FloatArray weight, FloatArray bias, FloatArray out, int hidden, float eps) {
+        float[] partial = ctx.allocateFloatLocalArray(WARPS);
+        int base = ctx.groupIdx * hidden;
+        addRow(ctx, x, add, base, hidden);
+        float mean = blockSum(ctx, partial, rowSum(ctx, x, base, hidden, 0f, false)) / hidden;
+        storeAffine(ctx, x, weight, bias, out, base, hidden, mean, invStd(ctx, partial, x, base, hidden, mean, eps));
+    }
+
+    public static void addLayernormHalf(KernelContext ctx, FloatArray x, FloatArray add, FloatArray weight, FloatArray bias, HalfArray out, int hidden, float eps) {
+        float[] partial = ctx.allocateFloatLocalArray(WARPS);
+        int base = ctx.groupIdx * hidden;
+        addRow(ctx, x, add, base, hidden);
+        float mean = blockSum(ctx, partial, rowSum(ctx, x, base, hidden, 0f, false)) / hidden;
+        storeAffineHalf(ctx, x, weight, bias, out, base, hidden, mean, invStd(ctx, partial, x, base, hidden, mean, eps));
+    }
+
+    /** {@code 1 / sqrt(var + eps)} of the row at {@code base} around its {@code mean}, returned to every work-item. */
+    static float invStd(KernelContext ctx, float[] partial, FloatArray x, int base, int hidden, float mean, float eps) {
+        return 1f / (float) Math.sqrt(blockSum(ctx, partial, rowSum(ctx, x, base, hidden, mean, true)) / hidden + eps);
+    }
+
+    /** The LayerNorm of the row at {@code base} into float32 {@code out}. */
+    static void storeAffine(KernelContext ctx, FloatArray x, FloatArray weight, FloatArray bias, FloatArray out, int base, int hidden, float mean, float inv) {
         if (hidden % 8 == 0) {
             float[] v = new float[4];
             for (int i = ctx.localIdx * 8; i < hidden; i += THREADS * 8) {
@@ -69,11 +105,8 @@ public final class Norms {
         }
     }
 
-    public static void layernormHalf(KernelContext ctx, FloatArray x, FloatArray weight, FloatArray bias, HalfArray out, int hidden, float eps) {
-        float[] partial = ctx.allocateFloatLocalArray(WARPS);
-        int base = ctx.groupIdx * hidden;
-        float mean = blockSum(ctx, partial, rowSum(ctx, x, base, hidden, 0f, false)) / hidden;
-        float inv = 1f / (float) Math.sqrt(blockSum(ctx, partial, rowSum(ctx, x, base, hidden, mean, true)) / hidden + eps);
+    /** The LayerNorm of the row at {@code base} into float16 {@code out}. */
+    static void storeAffineHalf(KernelContext ctx, FloatArray x, FloatArray weight, FloatArray bias, HalfArray out, int base, int hidden, float mean, float inv) {
         if (hidden % 8 == 0) {
             float[] v = new float[8];
             for (int i = ctx.localIdx * 8; i < hidden; i += THREADS * 8) {
@@ -83,6 +116,27 @@ public final class Norms {
             }
         } else {
             for (int i = ctx.localIdx; i < hidden; i += THREADS) out.set(base + i, (x.get(base + i) - mean) * inv * weight.get(i) + bias.get(i));
+        }
+    }
+
+    /**
+     * {@code x[base..base+hidden) += add}, each work-item over the elements it reads again in the
+     * norm's passes (so its own stores are all it needs to see: no barrier).
+     */
+    static void addRow(KernelContext ctx, FloatArray x, FloatArray add, int base, int hidden) {
+        if (hidden % 8 == 0) {
+            float[] a = new float[4];
+            float[] b = new float[4];
+            for (int i = ctx.localIdx * 8; i < hidden; i += THREADS * 8) {
+                for (int h = 0; h < 8; h += 4) {
+                    x.load4(base + i + h, a);
+                    add.load4(i + h, b);
+                    for (int e = 0; e < 4; e++) a[e] += b[e];
+                    x.store4(base + i + h, a);
+                }
+            }
+        } else {
+            for (int i = ctx.localIdx; i < hidden; i += THREADS) x.set(base + i, x.get(base + i) + add.get(i));
         }
     }
 

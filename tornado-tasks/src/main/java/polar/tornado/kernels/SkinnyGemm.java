@@ -27,7 +27,7 @@ import polar.tornado.types.HalfArray;
  * Grid: {@code Grid.groups(ceil(n / ROWS), THREADS)}, thousands of groups for the projections of
  * a 7B model, enough to fill 132 SMs with several groups each.
  *
- * <p>Contract ({@link #supports}): W float16; A float16 or float32; C float32; {@code k}, the
+ * <p>Contract ({@link #supports}): W float16; A float16 or float32; C float32 (float16 with A float16); {@code k}, the
  * leading dimensions and offsets of A and W multiples of 8 (aligned 16-byte loads); any {@code n}.
  */
 public final class SkinnyGemm {
@@ -59,6 +59,35 @@ public final class SkinnyGemm {
             }
         }
         reduceAndStore(ctx, acc, partial, c, cOffset, ldc, row0, n, alpha, beta, m);
+    }
+
+    /**
+     * A and C in float16 (a router's low-rank layer, whose output feeds a float16 kernel); the same
+     * stream and sums, rounded to float16 on the store.
+     */
+    public static void f16ToHalf(KernelContext ctx, HalfArray a, int aOffset, int lda, HalfArray w, int wOffset, int ldw,
+                                 HalfArray c, int cOffset, int ldc, int n, int k, float alpha, float beta, int m) {
+        float[] partial = ctx.allocateFloatLocalArray(WARPS * MAX_M * ROWS);
+        float[] acc = new float[MAX_M * ROWS];
+        float[] wv = new float[ROWS * 8];
+        float[] x = new float[8];
+        int row0 = ctx.groupIdx * ROWS;
+        for (int p = ctx.localIdx * 8; p < k; p += STEP) {
+            loadRows(w, wOffset, ldw, row0, n, p, wv);
+            for (int i = 0; i < m; i++) {
+                a.load8(aOffset + i * lda + p, x);
+                accumulate(acc, i, x, wv);
+            }
+        }
+        reduce(ctx, acc, partial, m);
+        int q = ctx.localIdx;
+        int j = row0 + q % ROWS;
+        if (q < m * ROWS && j < n) {
+            int index = cOffset + (q / ROWS) * ldc + j;
+            float out = alpha * groupSum(partial, q);
+            if (beta != 0.0f) out += beta * c.get(index);
+            c.set(index, out);
+        }
     }
 
     /** A in float32 (the activations off CUDA). {@code m} (at most {@link #MAX_M}) is best specialised ({@link Arg#constant}). */
@@ -105,6 +134,19 @@ public final class SkinnyGemm {
     /** Sums each of the {@code m x ROWS} values over the group and writes C (reading it only when {@code beta != 0}). */
     static void reduceAndStore(KernelContext ctx, float[] acc, float[] partial, FloatArray c, int cOffset, int ldc,
                                int row0, int n, float alpha, float beta, int m) {
+        reduce(ctx, acc, partial, m);
+        int q = ctx.localIdx;
+        int j = row0 + q % ROWS;
+        if (q < m * ROWS && j < n) {
+            int index = cOffset + (q / ROWS) * ldc + j;
+            float out = alpha * groupSum(partial, q);
+            if (beta != 0.0f) out += beta * c.get(index);
+            c.set(index, out);
+        }
+    }
+
+    /** Each warp's sums of the {@code m x ROWS} values into {@code partial}, visible to the group after the barrier. */
+    static void reduce(KernelContext ctx, float[] acc, float[] partial, int m) {
         int lane = ctx.laneId();
         int warp = ctx.warpId();
         for (int q = 0; q < m * ROWS; q++) {
@@ -112,31 +154,27 @@ public final class SkinnyGemm {
             if (lane == 0) partial[warp * MAX_M * ROWS + q] = v;
         }
         ctx.localBarrier();
-        int q = ctx.localIdx;
-        if (q < m * ROWS) {
-            int j = row0 + q % ROWS;
-            if (j < n) {
-                float s = 0.0f;
-                for (int v = 0; v < WARPS; v++) s += partial[v * MAX_M * ROWS + q];
-                int index = cOffset + (q / ROWS) * ldc + j;
-                float out = alpha * s;
-                if (beta != 0.0f) out += beta * c.get(index);
-                c.set(index, out);
-            }
-        }
+    }
+
+    /** Value {@code q} summed over the group's warps. */
+    static float groupSum(float[] partial, int q) {
+        float s = 0.0f;
+        for (int v = 0; v < WARPS; v++) s += partial[v * MAX_M * ROWS + q];
+        return s;
     }
 
     // ---- host side: lowering a GemmTask
 
     /**
      * Whether {@code g} fits this kernel with {@code m <= maxM} (at most {@link #MAX_M}): W float16,
-     * A float16 or float32, C float32, {@code k}, offsets and leading dimensions of A and W
+     * A float16 or float32, C float32 (or float16 with A float16), {@code k}, offsets and leading dimensions of A and W
      * multiples of 8, everything addressable with int indices.
      */
     public static boolean supports(GemmTask g, int maxM) {
         ElementType<?> aType = g.a().type();
         return g.m() <= Math.min(maxM, MAX_M)
-                && g.b().type() == ElementType.F16 && (aType == ElementType.F16 || aType == ElementType.F32) && g.c().type() == ElementType.F32
+                && g.b().type() == ElementType.F16 && (aType == ElementType.F16 || aType == ElementType.F32)
+                && (g.c().type() == ElementType.F32 || g.c().type() == ElementType.F16 && aType == ElementType.F16)
                 && g.k() % 8 == 0 && g.lda() % 8 == 0 && g.ldb() % 8 == 0 && g.aOffset() % 8 == 0 && g.bOffset() % 8 == 0
                 && g.a().length() <= Integer.MAX_VALUE && g.b().length() <= Integer.MAX_VALUE && g.c().length() <= Integer.MAX_VALUE;
     }
@@ -148,11 +186,15 @@ public final class SkinnyGemm {
         TaskGraph plan = new TaskGraph("skinny-gemm");
         Grid grid = Grid.groups((g.n() + ROWS - 1) / ROWS, THREADS);
         Buffer<HalfArray> w = (Buffer<HalfArray>) g.b();
-        Buffer<FloatArray> c = (Buffer<FloatArray>) g.c();
+
         Arg<Integer> aOffset = Arg.i32((int) g.aOffset()), lda = Arg.i32(g.lda()), wOffset = Arg.i32((int) g.bOffset()), ldw = Arg.i32(g.ldb());
         Arg<Integer> cOffset = Arg.i32((int) g.cOffset()), ldc = Arg.i32(g.ldc()), n = Arg.i32(g.n()), k = Arg.i32(g.k());
         Arg<Float> alpha = Arg.f32(g.alpha()), beta = Arg.f32(g.beta());
         Arg<Integer> m = Arg.constant(g.m());
+        if (g.c().type() == ElementType.F16) {
+            return plan.kernel(SkinnyGemm::f16ToHalf, grid, (Buffer<HalfArray>) g.a(), aOffset, lda, w, wOffset, ldw, (Buffer<HalfArray>) g.c(), cOffset, ldc, n, k, alpha, beta, m);
+        }
+        Buffer<FloatArray> c = (Buffer<FloatArray>) g.c();
         return g.a().type() == ElementType.F16
                 ? plan.kernel(SkinnyGemm::f16, grid, (Buffer<HalfArray>) g.a(), aOffset, lda, w, wOffset, ldw, c, cOffset, ldc, n, k, alpha, beta, m)
                 : plan.kernel(SkinnyGemm::f32, grid, (Buffer<FloatArray>) g.a(), aOffset, lda, w, wOffset, ldw, c, cOffset, ldc, n, k, alpha, beta, m);

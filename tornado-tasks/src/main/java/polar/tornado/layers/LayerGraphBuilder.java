@@ -52,6 +52,8 @@ public class LayerGraphBuilder {
      * more work-groups per SM; the builder does not depend on the backend.
      */
     static final int FC2_MULTIPROCESSORS = 132;
+    /** Whether a block's output bias is added by the LayerNorm that reads the residual next (one launch less); see {@link #withResidualBiasInNorm}. */
+    protected boolean residualBiasInNorm = true;
 
     public LayerGraphBuilder(TransformerShape shape, Precision precision, ModelBuffers weights, KvBuffers kv, StepBuffers step,
                              int partitionSize) {
@@ -71,6 +73,17 @@ public class LayerGraphBuilder {
         this.kv = kv;
         this.step = step;
         this.partitionSize = partitionSize;
+    }
+
+    /**
+     * Whether the biases of the attention output and the dense MLP output (OPT) are added into the
+     * residual by the LayerNorm that reads it next ({@code Norms.addLayernorm*}, the default) or each
+     * by its own {@code Activations.addBias} launch right after its GEMM: a tensor-parallel rank needs
+     * the latter, as it all-reduces the residual after the bias that only rank 0 holds.
+     */
+    public LayerGraphBuilder withResidualBiasInNorm(boolean inNorm) {
+        this.residualBiasInNorm = inNorm;
+        return this;
     }
 
     /**
@@ -145,7 +158,11 @@ public class LayerGraphBuilder {
         LayerBuffers w = weights.layers().get(l);
         int t = s.tokens();
         int hidden = shape.hidden();
-        norm(g, step.x(), w.attnNorm(), w.attnNormBias(), step.normed(), t);
+        if (l > 0 && carriesDownBias(l - 1, s)) {
+            addLayernorm(g, step.x(), weights.layers().get(l - 1).downBias(), w.attnNorm(), w.attnNormBias(), step.normed(), t);
+        } else {
+            norm(g, step.x(), w.attnNorm(), w.attnNormBias(), step.normed(), t);
+        }
         g.gemm(step.normed(), 0, w.qkv(), 0, step.qkv(), 0, t, shape.qkvDim(), hidden, 1f, 0f);
         boolean rotary = shape.positions() == TransformerShape.Positions.ROTARY;
         if (rotary) addBias(g, step.qkv(), w.qkvBias(), t, shape.qkvDim()); // else writeKv adds it
@@ -155,8 +172,12 @@ public class LayerGraphBuilder {
         attention(g, l, s);
         // The residual add is the GEMM's beta = 1.
         g.gemm(step.attn(), 0, w.out(), 0, step.x(), 0, t, hidden, shape.qDim(), 1f, 1f);
-        addBias(g, step.x(), w.outBias(), t, hidden);
-        norm(g, step.x(), w.mlpNorm(), w.mlpNormBias(), step.normed(), t);
+        if (residualBiasInNorm && w.outBias() != null && shape.norm() == TransformerShape.Norm.LAYER) {
+            addLayernorm(g, step.x(), w.outBias(), w.mlpNorm(), w.mlpNormBias(), step.normed(), t);
+        } else {
+            addBias(g, step.x(), w.outBias(), t, hidden);
+            norm(g, step.x(), w.mlpNorm(), w.mlpNormBias(), step.normed(), t);
+        }
         mlp(g, l, s);
         return g;
     }
@@ -166,7 +187,12 @@ public class LayerGraphBuilder {
         TaskGraph g = new TaskGraph("head-" + s);
         int n = s.sequences();
         g.parallel(Embeddings::gather, Grid.rows(n, shape.hidden()), step.lastRows(), step.x(), step.last(), i32(n), i32(shape.hidden()));
-        norm(g, step.last(), weights.finalNorm(), weights.finalNormBias(), step.lastNormed(), n);
+        int lastLayer = shape.layers() - 1;
+        if (carriesDownBias(lastLayer, s)) {
+            addLayernorm(g, step.last(), weights.layers().get(lastLayer).downBias(), weights.finalNorm(), weights.finalNormBias(), step.lastNormed(), n);
+        } else {
+            norm(g, step.last(), weights.finalNorm(), weights.finalNormBias(), step.lastNormed(), n);
+        }
         g.gemm(step.lastNormed(), 0, weights.lmHead(), 0, step.logits(), 0, n, shape.vocab(), shape.hidden(), 1f, 0f);
         return g;
     }
@@ -345,7 +371,7 @@ public class LayerGraphBuilder {
     protected void mlp(TaskGraph g, int l, StepShape s) {
         LayerBuffers w = weights.layers().get(l);
         int t = s.tokens();
-        int kk = sparseMlp != null && s.kind() == StepShape.Kind.DECODE ? sparseMlp.k(l, t, shape.ffn()) : -1;
+        int kk = sparseMlpK(l, s);
         if (kk > 0) {
             sparseMlp(g, l, t, kk);
             return;
@@ -365,7 +391,21 @@ public class LayerGraphBuilder {
             }
         }
         g.gemm(step.mlpAct(), 0, w.down(), 0, step.x(), 0, t, shape.hidden(), ffn, 1f, 1f);
-        addBias(g, step.x(), w.downBias(), t, shape.hidden());
+        if (!carriesDownBias(l, s)) addBias(g, step.x(), w.downBias(), t, shape.hidden());
+    }
+
+    /** Neurons the sparse MLP of layer {@code l} keeps in a step of shape {@code s}, or {@code <= 0}: the dense MLP. */
+    protected int sparseMlpK(int l, StepShape s) {
+        return sparseMlp != null && s.kind() == StepShape.Kind.DECODE ? sparseMlp.k(l, s.tokens(), shape.ffn()) : -1;
+    }
+
+    /**
+     * Whether the bias of layer {@code l}'s dense MLP output is left to the LayerNorm that reads the
+     * residual next (layer {@code l + 1}'s, or the final norm of the head, which adds it into the
+     * gathered last rows): one launch less a layer. The sparse MLP adds its bias in FC2.
+     */
+    protected boolean carriesDownBias(int l, StepShape s) {
+        return residualBiasInNorm && shape.norm() == TransformerShape.Norm.LAYER && weights.layers().get(l).downBias() != null && sparseMlpK(l, s) <= 0;
     }
 
     /** The sparse MLP of layer {@code l} over {@code k} neurons chosen for the whole batch of {@code t} tokens; FC2 adds into the residual with its bias. */
@@ -464,6 +504,17 @@ public class LayerGraphBuilder {
                 if (half) g.kernel(Norms::layernormHalf, grid, in, weight, bias, as(out, ElementType.F16), i32(shape.hidden()), f32(eps));
                 else g.kernel(Norms::layernorm, grid, in, weight, bias, as(out, ElementType.F32), i32(shape.hidden()), f32(eps));
             }
+        }
+    }
+
+    /** {@code x += add} (a bias over each row), then the LayerNorm of the sum into {@code out}: one launch. */
+    protected void addLayernorm(TaskGraph g, Buffer<FloatArray> x, Buffer<FloatArray> add, Buffer<FloatArray> weight, Buffer<FloatArray> bias,
+                                Buffer<?> out, int rows) {
+        Grid grid = Grid.groups(rows, Norms.THREADS);
+        if (out.type() == ElementType.F16) {
+            g.kernel(Norms::addLayernormHalf, grid, x, add, weight, bias, as(out, ElementType.F16), i32(shape.hidden()), f32(shape.normEps()));
+        } else {
+            g.kernel(Norms::addLayernorm, grid, x, add, weight, bias, as(out, ElementType.F32), i32(shape.hidden()), f32(shape.normEps()));
         }
     }
 
