@@ -48,16 +48,8 @@ public final class SkinnyGemm {
                            FloatArray c, int cOffset, int ldc, int n, int k, float alpha, float beta, int m) {
         float[] partial = ctx.allocateFloatLocalArray(WARPS * MAX_M * ROWS);
         float[] acc = new float[MAX_M * ROWS]; // the first m * ROWS used; registers once m is compiled in
-        float[] wv = new float[ROWS * 8];
-        float[] x = new float[8];
         int row0 = ctx.groupIdx * ROWS;
-        for (int p = ctx.localIdx * 8; p < k; p += STEP) {
-            loadRows(w, wOffset, ldw, row0, n, p, wv);
-            for (int i = 0; i < m; i++) {
-                a.load8(aOffset + i * lda + p, x);
-                accumulate(acc, i, x, wv);
-            }
-        }
+        streamHalfA(ctx, a, aOffset, lda, w, wOffset, ldw, row0, n, k, m, acc);
         reduceAndStore(ctx, acc, partial, c, cOffset, ldc, row0, n, alpha, beta, m);
     }
 
@@ -69,16 +61,8 @@ public final class SkinnyGemm {
                                  HalfArray c, int cOffset, int ldc, int n, int k, float alpha, float beta, int m) {
         float[] partial = ctx.allocateFloatLocalArray(WARPS * MAX_M * ROWS);
         float[] acc = new float[MAX_M * ROWS];
-        float[] wv = new float[ROWS * 8];
-        float[] x = new float[8];
         int row0 = ctx.groupIdx * ROWS;
-        for (int p = ctx.localIdx * 8; p < k; p += STEP) {
-            loadRows(w, wOffset, ldw, row0, n, p, wv);
-            for (int i = 0; i < m; i++) {
-                a.load8(aOffset + i * lda + p, x);
-                accumulate(acc, i, x, wv);
-            }
-        }
+        streamHalfA(ctx, a, aOffset, lda, w, wOffset, ldw, row0, n, k, m, acc);
         reduce(ctx, acc, partial, m);
         int q = ctx.localIdx;
         int j = row0 + q % ROWS;
@@ -111,6 +95,20 @@ public final class SkinnyGemm {
             }
         }
         reduceAndStore(ctx, acc, partial, c, cOffset, ldc, row0, n, alpha, beta, m);
+    }
+
+    /** The float16 A's share of this work-item: every 8 elements of k it owns, for the group's rows of W, into {@code acc}. */
+    static void streamHalfA(KernelContext ctx, HalfArray a, int aOffset, int lda, HalfArray w, int wOffset, int ldw,
+                            int row0, int n, int k, int m, float[] acc) {
+        float[] wv = new float[ROWS * 8];
+        float[] x = new float[8];
+        for (int p = ctx.localIdx * 8; p < k; p += STEP) {
+            loadRows(w, wOffset, ldw, row0, n, p, wv);
+            for (int i = 0; i < m; i++) {
+                a.load8(aOffset + i * lda + p, x);
+                accumulate(acc, i, x, wv);
+            }
+        }
     }
 
     /** Elements {@code p..p+7} of rows {@code row0..row0+ROWS-1} of W into {@code wv}; rows past {@code n} repeat the last (their sums are dropped). */
