@@ -28,6 +28,11 @@ if command -v nvidia-smi >/dev/null && { ! ldconfig -p | grep -q 'libnvrtc.so.1[
   export POLAR_CUDA_LIBS="${extra#:}"
 fi
 
+# LLVM in the OpenCL compilers (PoCL, NVIDIA's) replaces the SIGSEGV handler that the JVM relies on;
+# libjsig chains them (without it, test processes died now and then with no crash report).
+JSIG="$(dirname "$(dirname "$JAVA")")/lib/libjsig.so"
+[ -f "$JSIG" ] && export LD_PRELOAD="$JSIG${LD_PRELOAD:+:$LD_PRELOAD}"
+
 # A JVM crash report lands in $OUT (it comes back with the call).
 JVM_ARGS=(--enable-native-access=ALL-UNNAMED -Xss4m -Xmx24g -Dpolar.shared="$ROOT/shared" -XX:ErrorFile="$OUT/hs_err_%p.log")
 # Extra JVM options, e.g. POLAR_JVM_ARGS="-Dpolar.backends=cuda,opencl"
