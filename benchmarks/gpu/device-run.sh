@@ -10,6 +10,9 @@
 #   test:SELECTOR [junit args]   JUnit: SELECTOR is a package (polar.runtime.cuda) or a class (polar.runtime.KernelSuiteTest)
 #   main:CLASS [args]            java CLASS args (e.g. "main:polar.bench.KernelBench --json $OUT/kernelbench.json")
 #   nvcc:FILE.cu [args]          builds a native CUDA C++ program for this GPU (nvcc, -lcuda) and runs it
+#   ncu:REGEX CLASS [args]       java CLASS args under Nsight Compute: the first NCU_COUNT (default 3) launches
+#                                of kernels whose name matches REGEX (speed of light, occupancy, warp stalls,
+#                                launch statistics) into $OUT/ncu-<CLASS>.txt
 # Example, as the command of a `run` call with carry [".carry"]:
 #   bash .carry/bin/device-run.sh env test:polar.runtime.cuda "main:polar.bench.KernelBench --json $OUT/kernelbench.json"
 # Output: everything goes to stdout and $OUT/device-run.log; JUnit XML to $OUT/junit-<selector>.xml;
@@ -71,6 +74,19 @@ step_main() { # class [args]
   record "main ${class##*.}" "$([ $rc = 0 ] && echo ok || echo FAIL)" $((SECONDS - t0)) "exit $rc"
 }
 
+step_ncu() { # regex class [args]
+  local regex=$1 class=$2; shift 2
+  local report="$OUT/ncu-${class##*.}.txt"
+  echo "== ncu $regex: $class $*"
+  local t0=$SECONDS
+  timeout -s KILL "$STEP_TIMEOUT" ncu --clock-control none --target-processes all -k "regex:$regex" -c "${NCU_COUNT:-3}" \
+      --section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats --section MemoryWorkloadAnalysis \
+      "$JAVA" "${JVM_ARGS[@]}" -cp "$CP" "$class" "$@" > "$report" 2>&1
+  local rc=$?
+  grep -E '^  [A-Za-z].*\(|Duration|Memory Throughput|DRAM Throughput|Achieved Occupancy|Registers Per|Stall|Warp Cycles Per Issued' "$report" | head -n 80
+  record "ncu ${class##*.}" "$([ $rc = 0 ] && echo ok || echo FAIL)" $((SECONDS - t0)) "exit $rc, $(basename "$report")"
+}
+
 step_nvcc() { # file.cu [args]
   local src=$1; shift
   local bin; bin=/tmp/$(basename "$src" .cu)
@@ -93,6 +109,7 @@ for step in "$@"; do
     test:*) step_test "${words[0]#test:}" "${words[@]:1}" ;;
     main:*) step_main "${words[0]#main:}" "${words[@]:1}" ;;
     nvcc:*) step_nvcc "${words[0]#nvcc:}" "${words[@]:1}" ;;
+    ncu:*) step_ncu "${words[0]#ncu:}" "${words[@]:1}" ;;
     *) echo "unknown step '$step'"; record "$step" FAIL 0 "unknown step" ;;
   esac
 done

@@ -11,6 +11,7 @@ import polar.engine.sparsity.PolarSparsity;
 import polar.engine.sparsity.RouterWeights;
 import polar.model.Model;
 import polar.model.ModelConfig;
+import polar.tornado.kernels.HeadRouter;
 import polar.tornado.layers.KvBuffers;
 import polar.tornado.layers.LayerGraphBuilder;
 import polar.tornado.layers.ModelBuffers;
@@ -143,11 +144,13 @@ public final class Engine implements BatchEngine {
         Buffer<IntArray> selected = backend.allocate(ElementType.I32, (long) stepTokens * maxK, "step.selected");
         sparseBuffers.add(scores);
         sparseBuffers.add(selected);
+        Buffer<FloatArray> partial = track(backend.allocate(ElementType.F32, HeadRouter.partialLength(stepTokens, units), "step.routerPartial"));
+        Buffer<IntArray> arrivals = track(backend.allocate(ElementType.I32, stepTokens, "step.routerArrivals"));
         int maxInner = Arrays.stream(inner).max().orElse(0);
         SparseAttentionBuffers.TwoLayer two = maxInner == 0 ? null : new SparseAttentionBuffers.TwoLayer(innerW, innerB, inner,
                 track(backend.allocate(ElementType.F32, (long) stepTokens * maxInner, "step.routerInnerPre")),
                 track(backend.allocate(precision.activations(), (long) stepTokens * maxInner, "step.routerInnerAct")));
-        return new SparseAttentionBuffers(units, w, b, k, scores, selected, sparsity.oracle(), two);
+        return new SparseAttentionBuffers(units, w, b, k, scores, selected, partial, arrivals, sparsity.oracle(), two);
     }
 
     /**
@@ -194,7 +197,8 @@ public final class Engine implements BatchEngine {
                 track(backend.allocate(ElementType.F32, ffn, "step.mlpScoreSums")),
                 track(backend.allocate(ElementType.I32, ffn, "step.mlpActive")),
                 track(backend.allocate(ElementType.F32, (long) stepTokens * ffn, "step.mlpH")),
-                track(backend.allocate(ElementType.F32, SparseMlpBuffers.partialLength(hidden), "step.mlpPartial")));
+                track(backend.allocate(ElementType.F32, SparseMlpBuffers.partialLength(hidden), "step.mlpPartial")),
+                track(backend.allocate(ElementType.I32, SparseMlpBuffers.arrivalsLength(stepTokens, hidden), "step.mlpArrivals")));
     }
 
     /**

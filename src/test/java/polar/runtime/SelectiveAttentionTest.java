@@ -135,41 +135,31 @@ class SelectiveAttentionTest {
             var densePartStats = poisoned(backend, ElementType.F32, parts * s.heads() * 2, "densePartStats");
             var partOut = poisoned(backend, ElementType.F32, parts * s.qDim(), "partOut");
             var partStats = poisoned(backend, ElementType.F32, parts * s.heads() * 2, "partStats");
+            var denseArrivals = backend.allocate(ElementType.I32, tokens * s.kvHeads(), "denseArrivals");
+            var arrivals = backend.allocate(ElementType.I32, tokens * s.kvHeads(), "arrivals");
             var qStride = i32(s.qkvDim());
             var scale = f32((float) (1 / Math.sqrt(s.headDim())));
             Grid denseGrid = Grid.groups(s.kvHeads(), tokens, partitions, Attention.THREADS);
-            // What the builder adds for a sparse layer: the selective kernel over k slots, and with split-K its combine.
+            // What the builder adds for a sparse layer: the selective kernel over k slots (with split-K it merges its partitions itself).
             Grid selectiveGrid = Grid.groups(k, tokens, partitions, Attention.THREADS);
 
             TaskGraph g = new TaskGraph("attention");
             if (half) {
                 Buffer<HalfArray> kH = cast(kB), vH = cast(vB), denseH = cast(dense), sparseH = cast(sparse);
-                g.kernel(Attention::pagedHalf, denseGrid, qkvB, kH, vH, tableB, seqB, posB, denseH, densePartOut, densePartStats,
+                g.kernel(Attention::pagedHalf, denseGrid, qkvB, kH, vH, tableB, seqB, posB, denseH, densePartOut, densePartStats, denseArrivals,
                         qStride, i32(maxBlocks), i32(span), i32(partitions), scale,
                         constant(s.headDim()), constant(s.group()), constant(s.kvHeads()), constant(BLOCK));
-                g.kernel(SelectiveAttention::pagedHalf, selectiveGrid, qkvB, kH, vH, tableB, seqB, posB, selB, sparseH, partOut, partStats,
+                g.kernel(SelectiveAttention::pagedHalf, selectiveGrid, qkvB, kH, vH, tableB, seqB, posB, selB, sparseH, partOut, partStats, arrivals,
                         qStride, i32(maxBlocks), i32(span), i32(partitions), scale, i32(k),
                         constant(s.headDim()), constant(s.group()), constant(s.kvHeads()), constant(BLOCK));
-                if (partitions > 1) {
-                    g.kernel(Attention::combineHalf, Grid.groups(s.kvHeads(), tokens, Attention.combineThreads(s.group())), densePartOut, densePartStats, posB, denseH,
-                            i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
-                    g.kernel(SelectiveAttention::combineHalf, Grid.groups(k, tokens, Attention.combineThreads(s.group())), partOut, partStats, posB, selB, sparseH,
-                            i32(k), i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
-                }
             } else {
                 Buffer<FloatArray> kF = cast(kB), vF = cast(vB), denseF = cast(dense), sparseF = cast(sparse);
-                g.kernel(Attention::paged, denseGrid, qkvB, kF, vF, tableB, seqB, posB, denseF, densePartOut, densePartStats,
+                g.kernel(Attention::paged, denseGrid, qkvB, kF, vF, tableB, seqB, posB, denseF, densePartOut, densePartStats, denseArrivals,
                         qStride, i32(maxBlocks), i32(span), i32(partitions), scale,
                         constant(s.headDim()), constant(s.group()), constant(s.kvHeads()), constant(BLOCK));
-                g.kernel(SelectiveAttention::paged, selectiveGrid, qkvB, kF, vF, tableB, seqB, posB, selB, sparseF, partOut, partStats,
+                g.kernel(SelectiveAttention::paged, selectiveGrid, qkvB, kF, vF, tableB, seqB, posB, selB, sparseF, partOut, partStats, arrivals,
                         qStride, i32(maxBlocks), i32(span), i32(partitions), scale, i32(k),
                         constant(s.headDim()), constant(s.group()), constant(s.kvHeads()), constant(BLOCK));
-                if (partitions > 1) {
-                    g.kernel(Attention::combine, Grid.groups(s.kvHeads(), tokens, Attention.combineThreads(s.group())), densePartOut, densePartStats, posB, denseF,
-                            i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
-                    g.kernel(SelectiveAttention::combine, Grid.groups(k, tokens, Attention.combineThreads(s.group())), partOut, partStats, posB, selB, sparseF,
-                            i32(k), i32(s.heads()), constant(s.headDim()), constant(s.group()), i32(partitions), i32(span));
-                }
             }
             SparseTesting.run(backend, g);
 

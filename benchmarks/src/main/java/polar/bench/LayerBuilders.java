@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Set;
 import polar.tornado.graph.Buffer;
 import polar.tornado.kernels.SparseMlp;
+import polar.tornado.kernels.HeadRouter;
 import polar.tornado.layers.KvBuffers;
 import polar.tornado.layers.LayerGraphBuilder;
 import polar.tornado.layers.ModelBuffers;
@@ -120,7 +121,9 @@ final class LayerBuilders implements AutoCloseable {
         }
         return new SparseAttentionBuffers(units, w, bias, k,
                 keep(owned, backend.allocate(ElementType.F32, (long) batch * units, "bench.routerScores")),
-                keep(owned, backend.allocate(ElementType.I32, (long) batch * keep, "bench.selected")));
+                keep(owned, backend.allocate(ElementType.I32, (long) batch * keep, "bench.selected")),
+                keep(owned, backend.allocate(ElementType.F32, HeadRouter.partialLength(batch, units), "bench.routerPartial")),
+                keep(owned, backend.allocate(ElementType.I32, batch, "bench.routerArrivals")));
     }
 
     private static SparseMlpBuffers mlp(Backend backend, DeviceRandom random, Sparsity s, TransformerShape shape, Precision precision,
@@ -147,7 +150,8 @@ final class LayerBuilders implements AutoCloseable {
                 keep(owned, backend.allocate(ElementType.F32, ffn, "bench.mlpScoreSums")),
                 keep(owned, backend.allocate(ElementType.I32, keep, "bench.mlpActive")),
                 keep(owned, backend.allocate(ElementType.F32, (long) batch * keep, "bench.mlpH")),
-                keep(owned, backend.allocate(ElementType.F32, SparseMlpBuffers.partialLength(hidden), "bench.mlpPartial")));
+                keep(owned, backend.allocate(ElementType.F32, SparseMlpBuffers.partialLength(hidden), "bench.mlpPartial")),
+                keep(owned, backend.allocate(ElementType.I32, SparseMlpBuffers.arrivalsLength(batch, hidden), "bench.mlpArrivals")));
     }
 
     /** Device bytes {@link #create} allocates for a row (router weights and scratch), for the memory check. */

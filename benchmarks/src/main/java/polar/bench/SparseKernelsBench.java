@@ -85,8 +85,8 @@ public final class SparseKernelsBench {
 
     /**
      * Dense and selective decode attention of one layer ({@code batch} sequences of {@code context}
-     * positions, float16 cache) at each split-K partition size: the attention kernel alone, and with
-     * its combine, against the copy bandwidth of this run for the K and V bytes of the attended units.
+     * positions, float16 cache) at each split-K partition size (the kernel merges its partitions
+     * itself), against the copy bandwidth of this run for the K and V bytes of the attended units.
      * Selective rows keep {@code densities} of the KV heads (random per sequence).
      */
     void attention(String model, int kvHeads, int group, int headDim, int batch, int context, double[] densities, int[] partitionSizes) {
@@ -114,22 +114,19 @@ public final class SparseKernelsBench {
         int maxParts = context / Arrays.stream(partitionSizes).min().orElseThrow();
         var partOut = backend.allocate(ElementType.F32, (long) batch * maxParts * qDim, "partOut");
         var partStats = backend.allocate(ElementType.F32, (long) batch * maxParts * heads * 2, "partStats");
+        var arrivals = backend.allocate(ElementType.I32, (long) batch * kvHeads, "arrivals");
         Arg<Float> scale = f32((float) (1 / Math.sqrt(headDim)));
         double denseBytes = 2.0 * cacheElements * 2;
         row("%s attention, batch %d, context %d, float16 KV %.0f MB (K+V) a layer; copy %.0f GB/s:", model, batch, context, denseBytes / 1e6, copyGBps);
-        row("  %-10s %5s %6s %9s %9s %9s %9s %8s %8s", "", "units", "split", "MB read", "kernel ms", "of copy", "+combine", "of copy", "vs dense");
+        row("  %-10s %5s %6s %9s %9s %9s %8s", "", "units", "split", "MB read", "kernel ms", "of copy", "vs dense");
         for (int ps : partitionSizes) {
             int parts = context / ps;
             TaskGraph dense = new TaskGraph("dense");
             dense.kernel(Attention::pagedHalf, Grid.groups(kvHeads, batch, parts, Attention.THREADS), qkvB, k, v, tableB, seqB, posB, out,
-                    partOut, partStats, i32(qkvDim), i32(maxBlocks), i32(ps), i32(parts), scale,
+                    partOut, partStats, arrivals, i32(qkvDim), i32(maxBlocks), i32(ps), i32(parts), scale,
                     constant(headDim), constant(group), constant(kvHeads), constant(BLOCK));
-            TaskGraph denseCombine = new TaskGraph("denseCombine");
-            denseCombine.kernel(Attention::combineHalf, Grid.groups(kvHeads, batch, Attention.combineThreads(group)), partOut, partStats, posB, out,
-                    i32(heads), constant(headDim), constant(group), i32(parts), i32(ps));
             double denseMs = medianMs(backend.compile(dense));
-            double denseTotal = denseMs + (parts > 1 ? medianMs(backend.compile(denseCombine)) : 0);
-            attentionRow("dense", kvHeads, kvHeads, parts, denseBytes, denseMs, denseTotal, denseTotal);
+            attentionRow("dense", kvHeads, kvHeads, parts, denseBytes, denseMs, denseMs);
             for (double density : densities) {
                 int kk = (int) Math.round(density * kvHeads);
                 IntArray selected = new IntArray(batch * kk);
@@ -140,24 +137,19 @@ public final class SparseKernelsBench {
                 var selB = backend.upload(selected, "selected");
                 TaskGraph sparse = new TaskGraph("selective");
                 sparse.kernel(SelectiveAttention::pagedHalf, Grid.groups(kk, batch, parts, Attention.THREADS), qkvB, k, v, tableB, seqB, posB, selB,
-                        out, partOut, partStats, i32(qkvDim), i32(maxBlocks), i32(ps), i32(parts), scale, i32(kk),
+                        out, partOut, partStats, arrivals, i32(qkvDim), i32(maxBlocks), i32(ps), i32(parts), scale, i32(kk),
                         constant(headDim), constant(group), constant(kvHeads), constant(BLOCK));
-                TaskGraph sparseCombine = new TaskGraph("selectiveCombine");
-                sparseCombine.kernel(SelectiveAttention::combineHalf, Grid.groups(kk, batch, Attention.combineThreads(group)), partOut, partStats, posB, selB,
-                        out, i32(kk), i32(heads), constant(headDim), constant(group), i32(parts), i32(ps));
                 double ms = medianMs(backend.compile(sparse));
-                double total = ms + (parts > 1 ? medianMs(backend.compile(sparseCombine)) : 0);
-                attentionRow(String.format(Locale.ROOT, "selective %.2f", density), kk, kvHeads, parts, denseBytes * kk / kvHeads, ms, total, denseTotal);
+                attentionRow(String.format(Locale.ROOT, "selective %.2f", density), kk, kvHeads, parts, denseBytes * kk / kvHeads, ms, denseMs);
                 backend.free(selB);
             }
         }
-        for (Buffer<?> b : List.of(k, v, qkvB, tableB, posB, seqB, out, partOut, partStats)) backend.free(b);
+        for (Buffer<?> b : List.of(k, v, qkvB, tableB, posB, seqB, out, partOut, partStats, arrivals)) backend.free(b);
     }
 
-    private void attentionRow(String what, int units, int kvHeads, int parts, double bytes, double kernelMs, double totalMs, double denseTotalMs) {
-        double gbps = bytes / kernelMs / 1e6, totalGbps = bytes / totalMs / 1e6;
-        row("  %-14s %2d/%-2d %6d %9.1f %9.3f %9.2f %9.3f %8.2f %7.2fx", what, units, kvHeads, parts, bytes / 1e6, kernelMs, gbps / copyGBps,
-                totalMs, totalGbps / copyGBps, denseTotalMs / totalMs);
+    private void attentionRow(String what, int units, int kvHeads, int parts, double bytes, double kernelMs, double denseMs) {
+        double gbps = bytes / kernelMs / 1e6;
+        row("  %-14s %2d/%-2d %6d %9.1f %9.3f %9.2f %7.2fx", what, units, kvHeads, parts, bytes / 1e6, kernelMs, gbps / copyGBps, denseMs / kernelMs);
     }
 
     /** Device-to-device copy of 1 GiB: read plus write bytes per second, the ceiling for streaming kernels. */
@@ -206,19 +198,20 @@ public final class SparseKernelsBench {
             for (int splits : new int[] {1, 4, 8, 16}) {
                 if (splits > 1 && k / splits < 64) continue;
                 var partial = backend.allocate(ElementType.F32, splits > 1 ? (long) splits * batch * hidden : 1, "partial");
+                var arrivals = backend.allocate(ElementType.I32, (long) batchTiles * colTiles, "arrivals");
                 TaskGraph g = new TaskGraph("sparseMlp");
                 g.kernel(SparseMlp::fc1F16F16, Grid.groups(batchTiles, (k + SparseMlp.NEURONS - 1) / SparseMlp.NEURONS, SparseMlp.FC1_THREADS),
                         x, w1, b1, activeB, h, i32(batch), i32(hidden), i32(k), constant(tile));
                 double fc1Ms = medianMs(backend.compile(g));
                 TaskGraph g2 = new TaskGraph("sparseMlpFc2");
                 g2.kernel(SparseMlp::fc2F16, Grid.groups(batchTiles, colTiles, splits, SparseMlp.THREADS),
-                        h, w2, b2, activeB, out, partial, i32(batch), i32(hidden), i32(k), i32(splits), constant(tile));
-                if (splits > 1) g2.parallel(SparseMlp::fc2Combine, Grid.of(hidden, batch), partial, b2, out, i32(batch), i32(hidden), i32(splits));
+                        h, w2, b2, activeB, out, partial, arrivals, i32(batch), i32(hidden), i32(k), i32(splits), constant(tile));
                 double fc2Ms = medianMs(backend.compile(g2));
                 double rowBytes = 2.0 * k * hidden;
                 row("    sparse %d of %d neurons, FC2 split %d: FC1 %.3f ms (%.0f GB/s), FC2 %.3f ms (%.0f GB/s); %.2fx faster than dense",
                         k, ffn, splits, fc1Ms, rowBytes / fc1Ms / 1e6, fc2Ms, rowBytes / fc2Ms / 1e6, denseMs / (fc1Ms + fc2Ms));
                 backend.free(partial);
+                backend.free(arrivals);
             }
             backend.free(activeB);
             backend.free(h);

@@ -10,6 +10,7 @@ import polar.engine.sparsity.PolarSparsity;
 import polar.engine.sparsity.RouterWeights;
 import polar.model.Model;
 import polar.tornado.graph.Buffer;
+import polar.tornado.kernels.HeadRouter;
 import polar.tornado.layers.ModelBuffers;
 import polar.tornado.layers.Precision;
 import polar.tornado.layers.SparseAttentionBuffers;
@@ -83,9 +84,12 @@ final class RankSparsity implements AutoCloseable {
                         own(backend.allocate(precision.activations(), (long) maxTokens * maxInner, "tp.routerInnerAct")));
                 routing = new SparseAttentionBuffers(units, routers, biases, k,
                         own(backend.allocate(ElementType.F32, (long) maxTokens * units, "tp.routerScores")),
-                        own(backend.allocate(ElementType.I32, (long) maxTokens * maxK, "tp.selected")), false, two);
+                        own(backend.allocate(ElementType.I32, (long) maxTokens * maxK, "tp.selected")),
+                        own(backend.allocate(ElementType.F32, HeadRouter.partialLength(maxTokens, units), "tp.routerPartial")),
+                        own(backend.allocate(ElementType.I32, maxTokens, "tp.routerArrivals")), false, two);
                 attention = new SparseAttentionBuffers(localUnits, routers, biases, kLocal, routing.scores(),
-                        own(backend.allocate(ElementType.I32, (long) maxTokens * Math.min(maxK, localUnits), "tp.localSelected")), false, two);
+                        own(backend.allocate(ElementType.I32, (long) maxTokens * Math.min(maxK, localUnits), "tp.localSelected")),
+                        routing.partial(), routing.arrivals(), false, two);
             }
             this.mlp = mlp(precision, weights, sparsity, rankModel, shape, rank, ranks, maxTokens, maxSequences);
         } catch (RuntimeException | Error e) {
@@ -134,7 +138,8 @@ final class RankSparsity implements AutoCloseable {
                 own(backend.allocate(ElementType.F32, ffn, "tp.mlpScoreSums")),
                 own(backend.allocate(ElementType.I32, ffn, "tp.mlpActive")),
                 own(backend.allocate(ElementType.F32, (long) maxTokens * ffn, "tp.mlpH")),
-                own(backend.allocate(ElementType.F32, SparseMlpBuffers.partialLength(hidden), "tp.mlpPartial")));
+                own(backend.allocate(ElementType.F32, SparseMlpBuffers.partialLength(hidden), "tp.mlpPartial")),
+                own(backend.allocate(ElementType.I32, SparseMlpBuffers.arrivalsLength(maxTokens, hidden), "tp.mlpArrivals")));
     }
 
     /** {@code values} as float16 or float32 ({@code type}): router matrices in the activations' GEMM type (cuBLAS multiplies one type), w2t in the weights'. */

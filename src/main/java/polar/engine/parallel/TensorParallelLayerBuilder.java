@@ -34,8 +34,8 @@ import polar.tornado.types.FloatArray;
  *   <li>the graph is cut right after the block (after rank 0's bias add), and the {@link RankBackend}
  *       all-reduces the rows the GEMM wrote, so every rank then holds {@code x + sum of partials}.</li>
  * </ul>
- * Polar Sparsity's MLP ends in a kernel that adds into the residual (FC2, or the combine of its
- * split partials) instead: on every rank
+ * Polar Sparsity's MLP ends in a kernel that adds into the residual (FC2, whose last split merges
+ * the others) instead: on every rank
  * but 0 the residual rows are cleared right before it, to the same effect. Everything else (norms,
  * attention over the rank's heads, KV writes, embeddings, the LM head) runs on every rank as built.
  * The inner builder may be any {@link LayerGraphBuilder} whose blocks end in such accumulating
@@ -44,12 +44,9 @@ import polar.tornado.types.FloatArray;
 final class TensorParallelLayerBuilder extends LayerGraphBuilder {
     private static final KernelRef ADD_BIAS = KernelRef.of((KernelMethods.P4<FloatArray, FloatArray, Integer, Integer>) Activations::addBias);
     private static final KernelRef CLEAR = KernelRef.of((KernelMethods.P2<FloatArray, Integer>) RankKernels::clear);
-    /** The sparse MLP's FC2 kernels: {@code out += h . W2t + bias} in one split (argument 4 is {@code out}, 9 the number of splits). */
+    /** The sparse MLP's FC2 kernels: {@code out += h . W2t + bias} (argument 4 is {@code out}). */
     private static final List<KernelRef> SPARSE_FC2 = List.of(KernelRef.of(SparseMlp.class, "fc2F16"), KernelRef.of(SparseMlp.class, "fc2F32"));
-    private static final int FC2_OUT = 4, FC2_SPLITS = 9;
-    /** With several splits, FC2 writes partials and this adds them into {@code out} (argument 2) with the bias. */
-    private static final KernelRef FC2_COMBINE = KernelRef.of(SparseMlp.class, "fc2Combine");
-    private static final int COMBINE_OUT = 2;
+    private static final int FC2_OUT = 4;
 
     private final LayerGraphBuilder inner;
     private final RankBackend rank;
@@ -108,11 +105,9 @@ final class TensorParallelLayerBuilder extends LayerGraphBuilder {
         return blocks;
     }
 
-    /** The sparse MLP's last kernel, which adds into the residual: FC2 in one split, else the combine of FC2's split partials. */
+    /** The sparse MLP's last kernel, which adds into the residual: FC2 (its last split adds the others' partials). */
     private boolean addsSparseMlpIntoResidual(KernelTask k) {
-        if (k.kernel().equals(FC2_COMBINE)) return k.args().get(COMBINE_OUT) == step.x();
-        if (!SPARSE_FC2.contains(k.kernel()) || k.args().get(FC2_OUT) != step.x()) return false;
-        return k.args().get(FC2_SPLITS) instanceof Arg.Scalar<?> splits && Integer.valueOf(1).equals(splits.value());
+        return SPARSE_FC2.contains(k.kernel()) && k.args().get(FC2_OUT) == step.x();
     }
 
     /** A bias add into the residual right after a block (rank 0's O-projection or fc2 bias), which belongs to the block. */

@@ -1,5 +1,6 @@
 package polar.tornado.kernels;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static polar.runtime.Accuracy.assertClose;
 import static polar.runtime.Accuracy.values;
@@ -136,38 +137,33 @@ class AttentionTest {
         Buffer<?> out = poisoned(backend, type, tokens * qDim, "out");
         Buffer<FloatArray> partOut = poisoned(backend, ElementType.F32, tokens * c.partitions * qDim, "partOut");
         Buffer<FloatArray> partStats = poisoned(backend, ElementType.F32, tokens * c.partitions * c.heads * 2, "partStats");
+        Buffer<IntArray> arrivals = backend.allocate(ElementType.I32, tokens * c.kvHeads, "arrivals");
         Buffer<IntArray> queryPositions = backend.upload(IntArray.of(qPos), "positions");
         Buffer<FloatArray> historyBuffer = backend.upload(history, "history"), queryBuffer = backend.upload(q, "q");
         Buffer<IntArray> histSeqBuffer = backend.upload(IntArray.of(histSeq), "histSeq"), histPosBuffer = backend.upload(IntArray.of(histPos), "histPos");
         Buffer<IntArray> qSeqBuffer = backend.upload(IntArray.of(qSeq), "qSeq");
         Grid writeGrid = Grid.rows(total, kvDim), attentionGrid = Grid.groups(c.kvHeads, tokens, c.partitions, Attention.THREADS);
-        Grid combineGrid = Grid.groups(c.kvHeads, tokens, Attention.combineThreads(group));
         TaskGraph g = new TaskGraph("attention");
         if (half) {
             Buffer<HalfArray> kh = cast(k), vh = cast(v), oh = cast(out);
             g.parallel(Attention::writeKvHalf, writeGrid, historyBuffer, kh, vh, blockTable, histSeqBuffer, histPosBuffer,
                     i32(total), i32(stride), i32(qDim), i32(kvDim), i32(maxBlocks), constant(c.headDim), constant(BLOCK));
-            g.kernel(Attention::pagedHalf, attentionGrid, queryBuffer, kh, vh, blockTable, qSeqBuffer, queryPositions, oh, partOut, partStats,
+            g.kernel(Attention::pagedHalf, attentionGrid, queryBuffer, kh, vh, blockTable, qSeqBuffer, queryPositions, oh, partOut, partStats, arrivals,
                     i32(stride), i32(maxBlocks), i32(c.partitionSize), i32(c.partitions), f32((float) scale),
                     constant(c.headDim), constant(group), constant(c.kvHeads), constant(BLOCK));
-            if (c.partitions > 1) {
-                g.kernel(Attention::combineHalf, combineGrid, partOut, partStats, queryPositions, oh,
-                        i32(c.heads), constant(c.headDim), constant(group), i32(c.partitions), i32(c.partitionSize));
-            }
         } else {
             Buffer<FloatArray> kf = cast(k), vf = cast(v), of = cast(out);
             g.parallel(Attention::writeKv, writeGrid, historyBuffer, kf, vf, blockTable, histSeqBuffer, histPosBuffer,
                     i32(total), i32(stride), i32(qDim), i32(kvDim), i32(maxBlocks), constant(c.headDim), constant(BLOCK));
-            g.kernel(Attention::paged, attentionGrid, queryBuffer, kf, vf, blockTable, qSeqBuffer, queryPositions, of, partOut, partStats,
+            g.kernel(Attention::paged, attentionGrid, queryBuffer, kf, vf, blockTable, qSeqBuffer, queryPositions, of, partOut, partStats, arrivals,
                     i32(stride), i32(maxBlocks), i32(c.partitionSize), i32(c.partitions), f32((float) scale),
                     constant(c.headDim), constant(group), constant(c.kvHeads), constant(BLOCK));
-            if (c.partitions > 1) {
-                g.kernel(Attention::combine, combineGrid, partOut, partStats, queryPositions, of,
-                        i32(c.heads), constant(c.headDim), constant(group), i32(c.partitions), i32(c.partitionSize));
-            }
         }
         run(backend, g);
         assertClose(ref, values(backend.read(out)), half ? Accuracy.F16 : Accuracy.F32, "attention " + what);
+        // with split-K the last partition of each (KV head, token) merged and put its counter back to zero for the next launch
+        IntArray counts = backend.read(arrivals);
+        for (int i = 0; i < counts.getSize(); i++) assertEquals(0, counts.get(i), what + ": arrivals[" + i + "] after the launch");
 
         double[] kHost = values(backend.read(k));
         for (int b = used; b < blocks; b++) {

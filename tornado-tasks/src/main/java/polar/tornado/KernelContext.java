@@ -1,5 +1,7 @@
 package polar.tornado;
 
+import java.lang.invoke.VarHandle;
+
 import polar.tornado.types.FloatArray;
 import polar.tornado.types.IntArray;
 
@@ -67,6 +69,16 @@ public final class KernelContext {
     /** Barrier over the work-group with global-memory fence. */
     public void globalBarrier() {
         group.barrier(linearLocalId());
+    }
+
+    /**
+     * Orders this work-item's global-memory accesses before and after it as seen by every
+     * work-group of the launch ({@code __threadfence} / {@code mem_fence(CLK_GLOBAL_MEM_FENCE)}):
+     * write partial results, fence, then count arrivals with {@link #atomicAdd}, and the group that
+     * arrives last sees every other group's partials ({@code kernels.Arrivals}).
+     */
+    public void globalFence() {
+        VarHandle.fullFence();
     }
 
     /** Group-local (shared) float memory; {@code length} must be a compile-time constant. */

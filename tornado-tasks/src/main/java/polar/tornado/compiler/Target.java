@@ -96,6 +96,9 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
 
     abstract String barrier(boolean global);
 
+    /** A fence that orders this work-item's global-memory accesses for every work-group of the launch. */
+    abstract String globalFence();
+
     /** A math function computing in {@code t} (float or double): {@code base} is the C name of the double version. */
     abstract String math(String base, Prim t);
 
@@ -263,6 +266,9 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
 
         @Override
         String barrier(boolean global) { return "__syncthreads()"; }
+
+        @Override
+        String globalFence() { return "__threadfence()"; }
 
         @Override
         String math(String base, Prim t) {
@@ -462,6 +468,9 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
 
         @Override
         String barrier(boolean global) { return global ? "barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE)" : "barrier(CLK_LOCAL_MEM_FENCE)"; }
+
+        @Override
+        String globalFence() { return "mem_fence(CLK_GLOBAL_MEM_FENCE)"; }
 
         @Override
         String math(String base, Prim t) {

@@ -1408,6 +1408,10 @@ final class Translator {
                     collective(mi, "barrier", false);
                     return new Expr(target.barrier(name.equals("globalBarrier")), Prim.VOID);
                 }
+                case "globalFence" -> {
+                    expectArgs(mi, args, 0);
+                    return new Expr(target.globalFence(), Prim.VOID);
+                }
                 case "laneId", "warpId" -> {
                     expectArgs(mi, args, 0);
                     return new Expr(name.equals("laneId") ? target.laneId() : target.warpId(), Prim.INT);

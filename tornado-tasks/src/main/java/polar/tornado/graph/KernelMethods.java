@@ -53,4 +53,6 @@ public final class KernelMethods {
     @FunctionalInterface public interface C18<A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R> extends Serializable { void run(KernelContext context, A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m, N n, O o, P p, Q q, R r); }
     @FunctionalInterface public interface C19<A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S> extends Serializable { void run(KernelContext context, A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m, N n, O o, P p, Q q, R r, S s); }
     @FunctionalInterface public interface C20<A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T> extends Serializable { void run(KernelContext context, A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m, N n, O o, P p, Q q, R r, S s, T t); }
+    @FunctionalInterface public interface C21<A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T, U> extends Serializable { void run(KernelContext context, A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m, N n, O o, P p, Q q, R r, S s, T t, U u); }
+    @FunctionalInterface public interface C22<A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T, U, V> extends Serializable { void run(KernelContext context, A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m, N n, O o, P p, Q q, R r, S s, T t, U u, V v); }
 }

@@ -24,7 +24,8 @@ import polar.tornado.types.IntArray;
  * each set of row lanes keeps its own online softmax (max, sum, and the output values of its 8
  * dimensions) over the rows it read, with no barrier in the loop. At the end the row sets are
  * merged (shuffles within a warp, local memory across warps). With several partitions (split-K,
- * flash-decoding) each writes a partial output with its max and sum and {@link #combine} merges them.
+ * flash-decoding) each writes a partial output with its max and sum, and the last partition of a
+ * (KV head, token) to finish merges them in the same launch ({@link Arrivals}).
  *
  * <p>{@link SelectiveAttention} is the same kernel over the KV heads a router selected.
  */
@@ -55,9 +56,9 @@ public final class Attention {
     static final int PER_LANE = MAX_GROUP_WIDTH / ROW_LANES;
     /** Most complete (row, head) scores one lane holds after the transposed reduction. */
     static final int HELD = ROWS * MAX_GROUP / ROW_LANES;
-    /** Partitions whose values a lane of {@link #combine} reads at once. */
+    /** Partitions whose values a lane of the merge reads at once. */
     static final int COMBINE_BATCH = 8;
-    /** Dimensions of a head per lane in {@link #combine}: {@code o[c]} is dimension {@code c * 32 + lane}. */
+    /** Dimensions of a head per lane in the merge: {@code o[c]} is dimension {@code c * 32 + lane}. */
     static final int HEAD_CHUNKS = MAX_HEAD_DIM / KernelContext.WARP_SIZE;
     /** Score of a position outside the causal range (finite, so {@code exp} of differences stays 0, not NaN). */
     static final float MASKED = -1e30f;
@@ -138,70 +139,73 @@ public final class Attention {
      * partition the result goes to {@code out} ({@code [tokens, heads * headDim]}) and covers every
      * position; otherwise partition {@code z} covers {@code partitionSize} positions from
      * {@code z * partitionSize} and goes to {@code partOut} ({@code [tokens, partitions, heads * headDim]})
-     * with per-head max and sum in {@code partStats} ({@code [tokens, partitions, heads, 2]}), for {@link #combine}.
+     * with per-head max and sum in {@code partStats} ({@code [tokens, partitions, heads, 2]}); the
+     * partition that finishes last merges them into {@code out}: each partition's output weighted by
+     * its softmax mass {@code sum * exp(max - globalMax)}, over the partitions that hold positions of
+     * the token ({@code position / partitionSize + 1}). {@code arrivals} ({@code [tokens, kvHeads]},
+     * zeros; left zero) counts the finished partitions.
      */
     public static void paged(KernelContext ctx, FloatArray qkv, FloatArray kCache, FloatArray vCache,
                              IntArray blockTable, IntArray tokenSeq, IntArray positions,
-                             FloatArray out, FloatArray partOut, FloatArray partStats,
+                             FloatArray out, FloatArray partOut, FloatArray partStats, IntArray arrivals,
                              int qStride, int maxBlocks, int partitionSize, int partitions, float scale,
                              int headDim, int group, int kvHeads, int blockSize) {
         float[] merged = ctx.allocateFloatLocalArray(WARPS * group * headDim);
         float[] mergedStats = ctx.allocateFloatLocalArray(WARPS * 2 * group);
+        int[] flag = ctx.allocateIntLocalArray(1);
         attend(ctx, qkv, kCache, vCache, blockTable, tokenSeq, positions, out, partOut, partStats, merged, mergedStats, ctx.groupIdx,
                 qStride, maxBlocks, partitionSize, partitions, scale, headDim, group, kvHeads, blockSize);
+        if (partitions > 1) mergeIfLast(ctx, partOut, partStats, positions, arrivals, flag, out, ctx.groupIdx, partitions, partitionSize, headDim, group, kvHeads);
     }
 
     /** {@link #paged} over a float16 cache, writing float16 output (the next GEMM's input). */
     public static void pagedHalf(KernelContext ctx, FloatArray qkv, HalfArray kCache, HalfArray vCache,
                                  IntArray blockTable, IntArray tokenSeq, IntArray positions,
-                                 HalfArray out, FloatArray partOut, FloatArray partStats,
+                                 HalfArray out, FloatArray partOut, FloatArray partStats, IntArray arrivals,
                                  int qStride, int maxBlocks, int partitionSize, int partitions, float scale,
                                  int headDim, int group, int kvHeads, int blockSize) {
         float[] merged = ctx.allocateFloatLocalArray(WARPS * group * headDim);
         float[] mergedStats = ctx.allocateFloatLocalArray(WARPS * 2 * group);
+        int[] flag = ctx.allocateIntLocalArray(1);
         attend(ctx, qkv, kCache, vCache, blockTable, tokenSeq, positions, out, partOut, partStats, merged, mergedStats, ctx.groupIdx,
                 qStride, maxBlocks, partitionSize, partitions, scale, headDim, group, kvHeads, blockSize);
+        if (partitions > 1) mergeIfLast(ctx, partOut, partStats, positions, arrivals, flag, out, ctx.groupIdx, partitions, partitionSize, headDim, group, kvHeads);
     }
 
     /**
-     * Merges split-K partials into {@code out[tokens, heads * headDim]}: each partition's output
-     * weighted by its softmax mass {@code sum * exp(max - globalMax)}. Only the partitions that
-     * hold positions of the token ({@code position / partitionSize + 1}) count. Launch with
-     * {@code Grid.groups(kvHeads, tokens, combineThreads(group))}: a work-group per KV head's query heads
-     * and token, a warp per query head.
+     * With split-K: when this group is the last of KV head {@code unit}'s partitions of token
+     * {@code ctx.groupIdy} to finish, merges their partials into {@code out}, a warp per query head.
      */
-    public static void combine(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, FloatArray out,
-                               int heads, int headDim, int group, int partitions, int partitionSize) {
-        float[] o = new float[HEAD_CHUNKS];
-        for (int first = 0; first < group; first += ctx.localGroupSizeX / KernelContext.WARP_SIZE) {
-            boolean mine = first + ctx.warpId() < group;
-            int head = ctx.groupIdx * group + (mine ? first + ctx.warpId() : 0);
-            combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);
-            for (int c = 0; c < HEAD_CHUNKS; c++) {
-                int d = c * KernelContext.WARP_SIZE + ctx.laneId();
-                if (mine && d < headDim) out.set((ctx.groupIdy * heads + head) * headDim + d, o[c]);
+    static void mergeIfLast(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, IntArray arrivals, int[] flag,
+                            FloatArray out, int unit, int partitions, int partitionSize, int headDim, int group, int kvHeads) {
+        if (Arrivals.lastToArrive(ctx, arrivals, ctx.groupIdy * kvHeads + unit, partitions, flag)) {
+            float[] o = new float[HEAD_CHUNKS];
+            for (int first = 0; first < group; first += WARPS) {
+                boolean mine = first + ctx.warpId() < group;
+                int head = unit * group + (mine ? first + ctx.warpId() : 0);
+                combineHead(ctx, partOut, partStats, positions, o, head, mine, kvHeads * group, headDim, partitions, partitionSize);
+                for (int c = 0; c < HEAD_CHUNKS; c++) {
+                    int d = c * KernelContext.WARP_SIZE + ctx.laneId();
+                    if (mine && d < headDim) out.set((ctx.groupIdy * kvHeads * group + head) * headDim + d, o[c]);
+                }
             }
         }
     }
 
-    /** {@link #combine} writing float16 output. */
-    public static void combineHalf(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, HalfArray out,
-                                   int heads, int headDim, int group, int partitions, int partitionSize) {
-        float[] o = new float[HEAD_CHUNKS];
-        for (int first = 0; first < group; first += ctx.localGroupSizeX / KernelContext.WARP_SIZE) {
-            boolean mine = first + ctx.warpId() < group;
-            int head = ctx.groupIdx * group + (mine ? first + ctx.warpId() : 0);
-            combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);
-            for (int c = 0; c < HEAD_CHUNKS; c++) {
-                int d = c * KernelContext.WARP_SIZE + ctx.laneId();
-                if (mine && d < headDim) out.set((ctx.groupIdy * heads + head) * headDim + d, o[c]);
+    static void mergeIfLast(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, IntArray arrivals, int[] flag,
+                            HalfArray out, int unit, int partitions, int partitionSize, int headDim, int group, int kvHeads) {
+        if (Arrivals.lastToArrive(ctx, arrivals, ctx.groupIdy * kvHeads + unit, partitions, flag)) {
+            float[] o = new float[HEAD_CHUNKS];
+            for (int first = 0; first < group; first += WARPS) {
+                boolean mine = first + ctx.warpId() < group;
+                int head = unit * group + (mine ? first + ctx.warpId() : 0);
+                combineHead(ctx, partOut, partStats, positions, o, head, mine, kvHeads * group, headDim, partitions, partitionSize);
+                for (int c = 0; c < HEAD_CHUNKS; c++) {
+                    int d = c * KernelContext.WARP_SIZE + ctx.laneId();
+                    if (mine && d < headDim) out.set((ctx.groupIdy * kvHeads * group + head) * headDim + d, o[c]);
+                }
             }
         }
-    }
-
-    /** Work-items of a {@link #combine} work-group: a warp per query head of the group, at most {@link #THREADS}. */
-    public static int combineThreads(int group) {
-        return Math.min(group, WARPS) * KernelContext.WARP_SIZE;
     }
 
     // ---- the kernel body, for one KV head ({@code unit}); float32 and float16 overloads where it touches the cache or the output ----

@@ -19,7 +19,8 @@ import polar.tornado.types.IntArray;
  * group each K/V row is loaded once for all query heads of the unit.
  *
  * <p>Variants as in {@link Attention}: {@link #paged} (float32 cache and output) and
- * {@link #pagedHalf} (float16 cache and output); {@link #combine} and {@link #combineHalf}.
+ * {@link #pagedHalf} (float16 cache and output); with split-K the last partition of a selected
+ * unit to finish merges its partials, as in {@link Attention}.
  */
 public final class SelectiveAttention {
     private SelectiveAttention() {}
@@ -29,66 +30,38 @@ public final class SelectiveAttention {
      * the arguments are {@link Attention#paged}'s plus {@code selected} and {@code k} (selected units
      * per token, at least 1). Partition 0's groups also write the zeros of the unselected units into
      * {@code out}; with several partitions the selected units' partials go to {@code partOut} and
-     * {@code partStats} (laid out as for {@link Attention#paged}) for {@link #combine}.
+     * {@code partStats} (laid out as for {@link Attention#paged}) and are merged into {@code out} by
+     * the unit's last partition to finish, counted in {@code arrivals [tokens, kvHeads]} (zeros).
      */
     public static void paged(KernelContext ctx, FloatArray qkv, FloatArray kCache, FloatArray vCache,
                              IntArray blockTable, IntArray tokenSeq, IntArray positions, IntArray selected,
-                             FloatArray out, FloatArray partOut, FloatArray partStats,
+                             FloatArray out, FloatArray partOut, FloatArray partStats, IntArray arrivals,
                              int qStride, int maxBlocks, int partitionSize, int partitions, float scale, int k,
                              int headDim, int group, int kvHeads, int blockSize) {
         float[] merged = ctx.allocateFloatLocalArray(Attention.WARPS * group * headDim);
         float[] mergedStats = ctx.allocateFloatLocalArray(Attention.WARPS * 2 * group);
+        int[] flag = ctx.allocateIntLocalArray(1);
         if (ctx.groupIdz == 0) zeroUnselected(ctx, selected, out, ctx.groupIdy, k, kvHeads, group * headDim);
+        int unit = selected.get(ctx.groupIdy * k + ctx.groupIdx);
         Attention.attend(ctx, qkv, kCache, vCache, blockTable, tokenSeq, positions, out, partOut, partStats, merged, mergedStats,
-                selected.get(ctx.groupIdy * k + ctx.groupIdx), qStride, maxBlocks, partitionSize, partitions, scale, headDim, group, kvHeads, blockSize);
+                unit, qStride, maxBlocks, partitionSize, partitions, scale, headDim, group, kvHeads, blockSize);
+        if (partitions > 1) Attention.mergeIfLast(ctx, partOut, partStats, positions, arrivals, flag, out, unit, partitions, partitionSize, headDim, group, kvHeads);
     }
 
     /** {@link #paged} over a float16 cache, writing float16 output (as {@link Attention#pagedHalf}). */
     public static void pagedHalf(KernelContext ctx, FloatArray qkv, HalfArray kCache, HalfArray vCache,
                                  IntArray blockTable, IntArray tokenSeq, IntArray positions, IntArray selected,
-                                 HalfArray out, FloatArray partOut, FloatArray partStats,
+                                 HalfArray out, FloatArray partOut, FloatArray partStats, IntArray arrivals,
                                  int qStride, int maxBlocks, int partitionSize, int partitions, float scale, int k,
                                  int headDim, int group, int kvHeads, int blockSize) {
         float[] merged = ctx.allocateFloatLocalArray(Attention.WARPS * group * headDim);
         float[] mergedStats = ctx.allocateFloatLocalArray(Attention.WARPS * 2 * group);
+        int[] flag = ctx.allocateIntLocalArray(1);
         if (ctx.groupIdz == 0) zeroUnselected(ctx, selected, out, ctx.groupIdy, k, kvHeads, group * headDim);
+        int unit = selected.get(ctx.groupIdy * k + ctx.groupIdx);
         Attention.attend(ctx, qkv, kCache, vCache, blockTable, tokenSeq, positions, out, partOut, partStats, merged, mergedStats,
-                selected.get(ctx.groupIdy * k + ctx.groupIdx), qStride, maxBlocks, partitionSize, partitions, scale, headDim, group, kvHeads, blockSize);
-    }
-
-    /**
-     * Merges the selected units' split-K partials into {@code out [tokens, heads * headDim]}, as
-     * {@link Attention#combine} does for all heads. Launch with {@code Grid.groups(k, tokens, Attention.combineThreads(group))}.
-     */
-    public static void combine(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, IntArray selected, FloatArray out,
-                               int k, int heads, int headDim, int group, int partitions, int partitionSize) {
-        float[] o = new float[Attention.HEAD_CHUNKS];
-        int unit = selected.get(ctx.groupIdy * k + ctx.groupIdx);
-        for (int first = 0; first < group; first += ctx.localGroupSizeX / KernelContext.WARP_SIZE) {
-            boolean mine = first + ctx.warpId() < group;
-            int head = unit * group + (mine ? first + ctx.warpId() : 0);
-            Attention.combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);
-            for (int c = 0; c < Attention.HEAD_CHUNKS; c++) {
-                int d = c * KernelContext.WARP_SIZE + ctx.laneId();
-                if (mine && d < headDim) out.set((ctx.groupIdy * heads + head) * headDim + d, o[c]);
-            }
-        }
-    }
-
-    /** {@link #combine} writing float16 output. */
-    public static void combineHalf(KernelContext ctx, FloatArray partOut, FloatArray partStats, IntArray positions, IntArray selected, HalfArray out,
-                                   int k, int heads, int headDim, int group, int partitions, int partitionSize) {
-        float[] o = new float[Attention.HEAD_CHUNKS];
-        int unit = selected.get(ctx.groupIdy * k + ctx.groupIdx);
-        for (int first = 0; first < group; first += ctx.localGroupSizeX / KernelContext.WARP_SIZE) {
-            boolean mine = first + ctx.warpId() < group;
-            int head = unit * group + (mine ? first + ctx.warpId() : 0);
-            Attention.combineHead(ctx, partOut, partStats, positions, o, head, mine, heads, headDim, partitions, partitionSize);
-            for (int c = 0; c < Attention.HEAD_CHUNKS; c++) {
-                int d = c * KernelContext.WARP_SIZE + ctx.laneId();
-                if (mine && d < headDim) out.set((ctx.groupIdy * heads + head) * headDim + d, o[c]);
-            }
-        }
+                unit, qStride, maxBlocks, partitionSize, partitions, scale, headDim, group, kvHeads, blockSize);
+        if (partitions > 1) Attention.mergeIfLast(ctx, partOut, partStats, positions, arrivals, flag, out, unit, partitions, partitionSize, headDim, group, kvHeads);
     }
 
     // ---- selection ----

@@ -35,9 +35,9 @@ import polar.tornado.types.IntArray;
  * a share ({@code split}) of the neurons; it stages up to {@code CHUNK} of its neurons' row offsets and
  * h values in local memory, then its warps take turns over them, {@link #fc2Rows} rows (one wide load
  * each) per step, and finally add up across warps. With one split the group adds into {@code out}
- * directly; with several, each split writes float32 partials and {@link #fc2Combine} adds them in a
- * fixed order (deterministic, no atomics). {@link #fc2Splits} sizes the split so that several
- * work-groups run per SM.
+ * directly; with several, each split writes float32 partials and the split that finishes last
+ * for its columns adds them in a fixed order ({@link Arrivals}: deterministic, no separate combine
+ * launch). {@link #fc2Splits} sizes the split so that several work-groups run per SM.
  * </ul>
  *
  * <p>Requirements: {@code hidden % 8 == 0}, {@code 1 <= batchTile <= MAX_BATCH_TILE} (an
@@ -163,13 +163,15 @@ public final class SparseMlp {
     }
 
     // ---- FC2: one variant per W2t storage; launch with
-    // Grid.groups(ceil(batch / batchTile), ceil(hidden / CHUNK), splits, THREADS)
+    // Grid.groups(ceil(batch / batchTile), ceil(hidden / CHUNK), splits, THREADS);
+    // arrivals: at least ceil(batch / batchTile) * ceil(hidden / CHUNK) ints, zeros (left zero)
 
     public static void fc2F32(KernelContext ctx, FloatArray h, FloatArray w2t, FloatArray bias, IntArray active, FloatArray out,
-                              FloatArray partial, int batch, int hidden, int k, int splits, int batchTile) {
+                              FloatArray partial, IntArray arrivals, int batch, int hidden, int k, int splits, int batchTile) {
         float[] hs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK);
         int[] rowStart = ctx.allocateIntLocalArray(CHUNK);
         float[] sums = ctx.allocateFloatLocalArray(WARPS * CHUNK);
+        int[] flag = ctx.allocateIntLocalArray(1);
         float[] w = new float[8 * FC2_MAX_ROWS];
         float[] acc = new float[8 * MAX_BATCH_TILE];
         int rows = fc2Rows(batchTile);
@@ -186,13 +188,15 @@ public final class SparseMlp {
             ctx.localBarrier();
         }
         fc2Store(ctx, sums, acc, bias, out, partial, b0, batch, hidden, splits, batchTile);
+        if (splits > 1) fc2MergeIfLast(ctx, bias, out, partial, arrivals, flag, b0, batch, hidden, splits, batchTile);
     }
 
     public static void fc2F16(KernelContext ctx, FloatArray h, HalfArray w2t, FloatArray bias, IntArray active, FloatArray out,
-                              FloatArray partial, int batch, int hidden, int k, int splits, int batchTile) {
+                              FloatArray partial, IntArray arrivals, int batch, int hidden, int k, int splits, int batchTile) {
         float[] hs = ctx.allocateFloatLocalArray(MAX_BATCH_TILE * CHUNK);
         int[] rowStart = ctx.allocateIntLocalArray(CHUNK);
         float[] sums = ctx.allocateFloatLocalArray(WARPS * CHUNK);
+        int[] flag = ctx.allocateIntLocalArray(1);
         float[] w = new float[8 * FC2_MAX_ROWS];
         float[] acc = new float[8 * MAX_BATCH_TILE];
         int rows = fc2Rows(batchTile);
@@ -209,6 +213,7 @@ public final class SparseMlp {
             ctx.localBarrier();
         }
         fc2Store(ctx, sums, acc, bias, out, partial, b0, batch, hidden, splits, batchTile);
+        if (splits > 1) fc2MergeIfLast(ctx, bias, out, partial, arrivals, flag, b0, batch, hidden, splits, batchTile);
     }
 
     /**
@@ -237,20 +242,6 @@ public final class SparseMlp {
      */
     public static boolean fasterThanDense(int batch, int k, int ffn) {
         return (double) batch * k <= (double) DENSE_CROSSOVER * ffn;
-    }
-
-    /**
-     * With several splits: {@code out[b][c] += sum over splits of partial[s][b][c] + bias[c]}, for
-     * {@code partial [splits, batch, hidden]}. Launch with {@code Grid.of(hidden, batch)}.
-     */
-    public static void fc2Combine(FloatArray partial, FloatArray bias, FloatArray out, int batch, int hidden, int splits) {
-        for (@Parallel int c = 0; c < hidden; c++) {
-            for (@Parallel int b = 0; b < batch; b++) {
-                float s = 0f;
-                for (int z = 0; z < splits; z++) s += partial.get((z * batch + b) * hidden + c);
-                out.set(b * hidden + c, out.get(b * hidden + c) + s + bias.get(c));
-            }
-        }
     }
 
     // ---- shared pieces
@@ -362,6 +353,28 @@ public final class SparseMlp {
             for (int b = 0; b < batchTile; b++) {
                 float hv = hs[b * CHUNK + jj + r];
                 for (int c = 0; c < 8; c++) acc[b * 8 + c] += hv * w[8 * r + c];
+            }
+        }
+    }
+
+    /**
+     * FC2 with several splits, partials {@code [splits, batch, hidden]} written: the last split of
+     * this group's batch tile and columns to finish adds {@code sum over splits of partial + bias}
+     * into {@code out}, summing the splits in order.
+     */
+    static void fc2MergeIfLast(KernelContext ctx, FloatArray bias, FloatArray out, FloatArray partial, IntArray arrivals, int[] flag,
+                               int b0, int batch, int hidden, int splits, int batchTile) {
+        int columnTiles = (hidden + CHUNK - 1) / CHUNK;
+        if (Arrivals.lastToArrive(ctx, arrivals, ctx.groupIdx * columnTiles + ctx.groupIdy, splits, flag)) {
+            for (int e = ctx.localIdx; e < batchTile * CHUNK; e += THREADS) {
+                int b = e / CHUNK;
+                int col = ctx.groupIdy * CHUNK + e % CHUNK;
+                if (b0 + b < batch && col < hidden) {
+                    int i = (b0 + b) * hidden + col;
+                    float s = 0f;
+                    for (int z = 0; z < splits; z++) s += partial.get(z * batch * hidden + i);
+                    out.set(i, out.get(i) + s + bias.get(col));
+                }
             }
         }
     }

@@ -30,7 +30,7 @@ import polar.tornado.types.HalfArray;
  * (final norm and LM head over each sequence's last token). Built once per {@link StepShape}
  * and replayed: everything that changes per step is read from {@link StepBuffers}' inputs.
  *
- * <p>A layer: norm -> fused QKV GEMM (+bias) -> RoPE and KV write (one kernel) -> paged attention (+combine)
+ * <p>A layer: norm -> fused QKV GEMM (+bias) -> RoPE and KV write (one kernel) -> paged attention (split-K merged in the same launch)
  * -> output GEMM accumulated into the residual -> norm -> MLP, whose last GEMM also accumulates
  * into the residual. The two seams for Polar Sparsity are {@link #attention} (selective heads)
  * and {@link #mlp} (gathered neurons).
@@ -222,15 +222,15 @@ public class LayerGraphBuilder {
         }
         Buffer<?> w = sp.routerWeight().get(l);
         if (HeadRouter.supports(units, dim) && w.type() == in.type()) {
-            Grid grid = Grid.groups(t, HeadRouter.THREADS);
+            Grid grid = Grid.groups(t, HeadRouter.slices(dim), HeadRouter.blocks(units), HeadRouter.THREADS);
             if (in.type() == ElementType.F16) {
                 g.kernel(HeadRouter::scoreTopKHalf, grid, as(in, ElementType.F16), as(w, ElementType.F16), sp.routerBias().get(l), sp.scores(), sp.selected(),
-                        i32(dim), i32(units), i32(k));
+                        sp.partial(), sp.arrivals(), i32(dim), i32(units), i32(k));
                 return;
             }
             if (in.type() == ElementType.F32) {
                 g.kernel(HeadRouter::scoreTopK, grid, as(in, ElementType.F32), as(w, ElementType.F32), sp.routerBias().get(l), sp.scores(), sp.selected(),
-                        i32(dim), i32(units), i32(k));
+                        sp.partial(), sp.arrivals(), i32(dim), i32(units), i32(k));
                 return;
             }
         }
@@ -251,24 +251,14 @@ public class LayerGraphBuilder {
         boolean half = halfAttention();
         if (half) {
             g.kernel(SelectiveAttention::pagedHalf, grid, step.qkv(), as(kc, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
-                    step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F16), step.partOut(), step.partStats(),
+                    step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F16), step.partOut(), step.partStats(), step.arrivals(),
                     i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale), i32(k),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         } else {
             g.kernel(SelectiveAttention::paged, grid, step.qkv(), as(kc, ElementType.F32), as(v, ElementType.F32), kv.blockTable(), step.tokenSeq(),
-                    step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(),
+                    step.positions(), sparseAttention.selected(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(), step.arrivals(),
                     i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale), i32(k),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
-        }
-        if (p > 1) {
-            Grid cells = Grid.groups(k, t, Attention.combineThreads(shape.group()));
-            if (half) {
-                g.kernel(SelectiveAttention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
-                        as(step.attn(), ElementType.F16), i32(k), i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
-            } else {
-                g.kernel(SelectiveAttention::combine, cells, step.partOut(), step.partStats(), step.positions(), sparseAttention.selected(),
-                        as(step.attn(), ElementType.F32), i32(k), i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
-            }
         }
     }
 
@@ -315,24 +305,14 @@ public class LayerGraphBuilder {
         boolean half = halfAttention();
         if (half) {
             g.kernel(Attention::pagedHalf, grid, step.qkv(), as(k, ElementType.F16), as(v, ElementType.F16), kv.blockTable(), step.tokenSeq(),
-                    step.positions(), as(step.attn(), ElementType.F16), step.partOut(), step.partStats(),
+                    step.positions(), as(step.attn(), ElementType.F16), step.partOut(), step.partStats(), step.arrivals(),
                     i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
         } else {
             g.kernel(Attention::paged, grid, step.qkv(), as(k, ElementType.F32), as(v, ElementType.F32), kv.blockTable(), step.tokenSeq(),
-                    step.positions(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(),
+                    step.positions(), as(step.attn(), ElementType.F32), step.partOut(), step.partStats(), step.arrivals(),
                     i32(shape.qkvDim()), i32(kv.maxBlocks()), i32(split.size()), i32(p), f32(scale),
                     constant(shape.headDim()), constant(shape.group()), constant(shape.kvHeads()), constant(kv.blockSize()));
-        }
-        if (p > 1) {
-            Grid cells = Grid.groups(shape.kvHeads(), t, Attention.combineThreads(shape.group()));
-            if (half) {
-                g.kernel(Attention::combineHalf, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F16),
-                        i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
-            } else {
-                g.kernel(Attention::combine, cells, step.partOut(), step.partStats(), step.positions(), as(step.attn(), ElementType.F32),
-                        i32(shape.heads()), constant(shape.headDim()), constant(shape.group()), i32(p), i32(split.size()));
-            }
         }
     }
 
@@ -436,13 +416,12 @@ public class LayerGraphBuilder {
         else if (halfX) g.kernel(SparseMlp::fc1F16F32, fc1, as(x, ElementType.F16), as(w1, ElementType.F32), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
         else if (halfW) g.kernel(SparseMlp::fc1F32F16, fc1, as(x, ElementType.F32), as(w1, ElementType.F16), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
         else g.kernel(SparseMlp::fc1F32F32, fc1, as(x, ElementType.F32), as(w1, ElementType.F32), w.upBias(), sp.active(), sp.h(), i32(t), i32(hidden), i32(k), constant(tile));
-        // FC2 split-K over the neurons (as many splits as fill the GPU and fit the partials), then the deterministic combine.
+        // FC2 split-K over the neurons (as many splits as fill the GPU and fit the partials), merged by each tile's last split.
         int splits = Math.max(1, Math.min(SparseMlp.fc2Splits(t, tile, hidden, k, FC2_MULTIPROCESSORS), (int) (sp.partial().length() / ((long) t * hidden))));
         Grid fc2 = Grid.groups(batchTiles, (hidden + SparseMlp.CHUNK - 1) / SparseMlp.CHUNK, splits, SparseMlp.THREADS);
         Buffer<?> w2t = sp.w2t().get(l);
-        if (w2t.type() == ElementType.F16) g.kernel(SparseMlp::fc2F16, fc2, sp.h(), as(w2t, ElementType.F16), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
-        else g.kernel(SparseMlp::fc2F32, fc2, sp.h(), as(w2t, ElementType.F32), w.downBias(), sp.active(), step.x(), sp.partial(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
-        if (splits > 1) g.parallel(SparseMlp::fc2Combine, Grid.of(hidden, t), sp.partial(), w.downBias(), step.x(), i32(t), i32(hidden), i32(splits));
+        if (w2t.type() == ElementType.F16) g.kernel(SparseMlp::fc2F16, fc2, sp.h(), as(w2t, ElementType.F16), w.downBias(), sp.active(), step.x(), sp.partial(), sp.arrivals(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
+        else g.kernel(SparseMlp::fc2F32, fc2, sp.h(), as(w2t, ElementType.F32), w.downBias(), sp.active(), step.x(), sp.partial(), sp.arrivals(), i32(t), i32(hidden), i32(k), i32(splits), constant(tile));
     }
 
     /** RoPE on the step's queries and keys of layer {@code l}, fused with writing the new K and V into the paged cache. */

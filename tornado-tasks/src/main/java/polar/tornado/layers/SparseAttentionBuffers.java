@@ -2,6 +2,7 @@ package polar.tornado.layers;
 
 import java.util.List;
 import polar.tornado.graph.Buffer;
+import polar.tornado.kernels.HeadRouter;
 import polar.tornado.types.FloatArray;
 import polar.tornado.types.IntArray;
 
@@ -9,7 +10,8 @@ import polar.tornado.types.IntArray;
  * The device side of Polar Sparsity's attention for {@link LayerGraphBuilder}: per layer the
  * router ({@code weight [units, hidden]}, {@code bias [units]}, float32; null where the layer runs
  * dense) and the units each decode token keeps ({@code k[layer]}), plus the step's scratch:
- * router {@code scores [maxTokens, units]} and {@code selected [maxTokens, maxK]}.
+ * router {@code scores [maxTokens, units]}, {@code selected [maxTokens, maxK]}, and the fused router's
+ * {@code partial} scores ({@link HeadRouter#partialLength}) and {@code arrivals [maxTokens]} (zeros).
  * Layer 0 and prefill steps always run dense.
  *
  * <p>With {@code oracle}, no router is read: decode steps run dense attention, then each token keeps
@@ -18,7 +20,8 @@ import polar.tornado.types.IntArray;
  * Every layer >= 1 with {@code k >= 1} takes part; router lists may hold nulls only.
  */
 public record SparseAttentionBuffers(int units, List<Buffer<?>> routerWeight, List<Buffer<FloatArray>> routerBias, int[] k,
-                                     Buffer<FloatArray> scores, Buffer<IntArray> selected, boolean oracle, TwoLayer twoLayer) {
+                                     Buffer<FloatArray> scores, Buffer<IntArray> selected, Buffer<FloatArray> partial, Buffer<IntArray> arrivals,
+                                     boolean oracle, TwoLayer twoLayer) {
     public SparseAttentionBuffers {
         if (routerWeight.size() != k.length || routerBias.size() != k.length) throw new IllegalArgumentException("one router and k per layer");
         if (twoLayer != null && twoLayer.weight().size() != k.length) throw new IllegalArgumentException("one first router layer per layer");
@@ -43,8 +46,8 @@ public record SparseAttentionBuffers(int units, List<Buffer<?>> routerWeight, Li
 
     /** Routed by the trained (linear) routers. */
     public SparseAttentionBuffers(int units, List<Buffer<?>> routerWeight, List<Buffer<FloatArray>> routerBias, int[] k,
-                                  Buffer<FloatArray> scores, Buffer<IntArray> selected) {
-        this(units, routerWeight, routerBias, k, scores, selected, false, null);
+                                  Buffer<FloatArray> scores, Buffer<IntArray> selected, Buffer<FloatArray> partial, Buffer<IntArray> arrivals) {
+        this(units, routerWeight, routerBias, k, scores, selected, partial, arrivals, false, null);
     }
 
     /** Whether decode steps of {@code layer} select units: not layer 0, {@code k >= 1}, and a router present (or the oracle). */

@@ -14,12 +14,14 @@ import polar.tornado.types.IntArray;
  * decode step of {@code batch} sequences computes (0: dense). {@code softplus}: aggregate the
  * batch's router logits by softplus sum (else ReLU sum). Scratch: {@code low [maxTokens, maxRank]}
  * (activation type), {@code scores [maxTokens, ffn]}, {@code sums [ffn]}, {@code active [ffn]},
- * {@code h [maxTokens, ffn]} and {@code partial}, FC2's split-K partials (at least
- * {@link #partialLength} for the largest step; one element turns split-K off).
+ * {@code h [maxTokens, ffn]}, {@code partial}, FC2's split-K partials (at least
+ * {@link #partialLength} for the largest step; one element turns split-K off), and {@code arrivals},
+ * FC2's count of finished splits per output tile ({@link #arrivalsLength}, zeros).
  */
 public record SparseMlpBuffers(List<Buffer<?>> routerDown, List<Buffer<?>> routerUp, int[] rank, List<Buffer<?>> w2t,
                                int[][] k, boolean softplus, Buffer<?> low, Buffer<FloatArray> scores, Buffer<FloatArray> sums,
-                               Buffer<IntArray> active, Buffer<FloatArray> h, Buffer<FloatArray> partial) {
+                               Buffer<IntArray> active, Buffer<FloatArray> h, Buffer<FloatArray> partial,
+                               Buffer<IntArray> arrivals) {
     public SparseMlpBuffers {
         for (int l = 0; l < routerDown.size(); l++) {
             Buffer<?> down = routerDown.get(l), up = routerUp.get(l);
@@ -46,5 +48,11 @@ public record SparseMlpBuffers(List<Buffer<?>> routerDown, List<Buffer<?>> route
     /** Elements of {@code partial} for FC2 split-K at every batch up to {@link SparseMlp#MAX_BATCH_TILE}; larger batches split less (the builder caps splits to fit). */
     public static long partialLength(int hidden) {
         return (long) SparseMlp.MAX_SPLITS * SparseMlp.MAX_BATCH_TILE * hidden;
+    }
+
+    /** Ints of {@code arrivals} for steps of up to {@code maxTokens} tokens: one per FC2 output tile (batch tile x columns). */
+    public static long arrivalsLength(int maxTokens, int hidden) {
+        long batchTiles = (maxTokens + SparseMlp.MAX_BATCH_TILE - 1) / SparseMlp.MAX_BATCH_TILE;
+        return batchTiles * ((hidden + SparseMlp.CHUNK - 1) / SparseMlp.CHUNK);
     }
 }

@@ -21,6 +21,7 @@ import polar.tornado.types.IntArray;
  * @param attn       attention output {@code [tokens, qDim]} (activation type)
  * @param partOut    split-K partial outputs {@code [sequences, partitions, qDim]} float32
  * @param partStats  split-K per-head max and sum {@code [sequences, partitions, heads, 2]} float32
+ * @param arrivals   split-K partitions finished per KV head {@code [sequences, kvHeads]}: zeros between launches
  * @param mlpIn      first MLP projection output {@code [tokens, mlpInDim]} float32
  * @param mlpAct     MLP activation {@code [tokens, ffn]} (activation type)
  * @param last       hidden state of each sequence's last token {@code [sequences, hidden]} float32
@@ -29,7 +30,7 @@ import polar.tornado.types.IntArray;
  */
 public record StepBuffers(Buffer<IntArray> tokenIds, Buffer<IntArray> positions, Buffer<IntArray> tokenSeq, Buffer<IntArray> lastRows,
                           Buffer<FloatArray> x, Buffer<?> normed, Buffer<FloatArray> qkv, Buffer<?> attn,
-                          Buffer<FloatArray> partOut, Buffer<FloatArray> partStats,
+                          Buffer<FloatArray> partOut, Buffer<FloatArray> partStats, Buffer<IntArray> arrivals,
                           Buffer<FloatArray> mlpIn, Buffer<?> mlpAct,
                           Buffer<FloatArray> last, Buffer<?> lastNormed, Buffer<FloatArray> logits,
                           int maxTokens, int maxSequences, int maxPartitions) {
@@ -51,6 +52,7 @@ public record StepBuffers(Buffer<IntArray> tokenIds, Buffer<IntArray> positions,
                 backend.allocate(act, t * shape.qDim(), "step.attn"),
                 backend.allocate(ElementType.F32, maxPartitions > 1 ? s * maxPartitions * shape.qDim() : 1, "step.partOut"),
                 backend.allocate(ElementType.F32, maxPartitions > 1 ? s * maxPartitions * shape.heads() * 2 : 1, "step.partStats"),
+                backend.allocate(ElementType.I32, maxPartitions > 1 ? s * shape.kvHeads() : 1, "step.arrivals"),
                 backend.allocate(ElementType.F32, t * shape.mlpInDim(), "step.mlpIn"),
                 backend.allocate(act, t * shape.ffn(), "step.mlpAct"),
                 backend.allocate(ElementType.F32, s * shape.hidden(), "step.last"),
@@ -61,7 +63,7 @@ public record StepBuffers(Buffer<IntArray> tokenIds, Buffer<IntArray> positions,
 
     /** Frees every buffer. */
     public void free(Backend backend) {
-        for (Buffer<?> b : new Buffer<?>[] {tokenIds, positions, tokenSeq, lastRows, x, normed, qkv, attn, partOut, partStats,
+        for (Buffer<?> b : new Buffer<?>[] {tokenIds, positions, tokenSeq, lastRows, x, normed, qkv, attn, partOut, partStats, arrivals,
                 mlpIn, mlpAct, last, lastNormed, logits}) {
             backend.free(b);
         }

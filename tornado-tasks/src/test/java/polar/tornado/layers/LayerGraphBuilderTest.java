@@ -52,7 +52,7 @@ class LayerGraphBuilderTest {
         ElementType<?> a = p.activations();
         int t = 8, n = 4;
         StepBuffers step = new StepBuffers(i32(t), i32(t), i32(t), i32(n), f32(t * s.hidden()), buffer(a, t * s.hidden(), "normed"),
-                f32(t * s.qkvDim()), buffer(a, t * s.qDim(), "attn"), f32(n * partitions * s.qDim()), f32(n * partitions * s.heads() * 2),
+                f32(t * s.qkvDim()), buffer(a, t * s.qDim(), "attn"), f32(n * partitions * s.qDim()), f32(n * partitions * s.heads() * 2), i32(n * s.kvHeads()),
                 f32(t * s.mlpInDim()), buffer(a, t * s.ffn(), "mlpAct"), f32(n * s.hidden()), buffer(a, n * s.hidden(), "lastNormed"),
                 f32(n * s.vocab()), t, n, partitions);
         return new LayerGraphBuilder(s, p, weights, kv, step, 16);
@@ -103,7 +103,8 @@ class LayerGraphBuilderTest {
         List<TaskGraph> graphs = builder(OPT, Precision.FLOAT16, 4).build(new StepShape(StepShape.Kind.DECODE, 4, 4, 4));
         assertEquals(List.of("gatherHalf", "addPositions"), names(graphs.getFirst()));
         // the output biases ride in the next LayerNorm: O-projection's in the MLP's, the MLP's in the next layer's or the head's
-        assertEquals(List.of("layernormHalf", "gemm", "biasWriteKvHalf", "pagedHalf", "combineHalf", "gemm",
+        // split-K attention merges its partitions in the same launch: no combine
+        assertEquals(List.of("layernormHalf", "gemm", "biasWriteKvHalf", "pagedHalf", "gemm",
                 "addLayernormHalf", "gemm", "biasReluHalf", "gemm"), names(graphs.get(1)));
         assertEquals("addLayernormHalf", names(graphs.get(2)).getFirst());
         assertEquals(List.of("gather", "addLayernormHalf", "gemm"), names(graphs.getLast()));
