@@ -15,12 +15,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * NVRTC (CUDA's run-time compiler, {@code libnvrtc.so.13}, else {@code .12}) through FFM: CUDA C
+ * NVRTC (CUDA's run-time compiler, {@code libnvrtc.so.13}, else {@code .12} or {@code .11.2}) through FFM: CUDA C
  * to a CUBIN for the device's own architecture ({@code sm_90} on an H100), or to PTX where this
  * NVRTC does not know the device. A failed compile throws with the program's log.
  */
 public final class Nvrtc {
-    public static final String[] LIBRARIES = {"libnvrtc.so.13", "libnvrtc.so.12"};
+    /** CUDA 13, 12; then Debian's NVRTC 11.8 (non-free {@code libnvrtc11.2}), which compiles for sm_90 on machines without a GPU. */
+    public static final String[] LIBRARIES = {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"};
 
     /** A compiled module image for {@code cuModuleLoadData}: a CUBIN, or NUL-terminated PTX. */
     public record Image(String programName, String target, boolean cubin, byte[] bytes) {}
