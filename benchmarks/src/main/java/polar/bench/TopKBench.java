@@ -18,11 +18,12 @@ import polar.tornado.types.FloatArray;
 import polar.tornado.types.IntArray;
 
 /**
- * Time of {@link TopK#large} over one row of batch-summed MLP router scores (OPT-6.7B: ffn 16384;
- * 32768 for the largest row it takes), as the sparse MLP runs it once per layer and decode step.
- * Two numbers per shape, medians of event-timed runs after warm-up: one launch (launch overhead
- * included), and a CUDA graph of {@link #CHAIN} launches divided by {@value #CHAIN} (the kernel's own
- * time, as in a captured decode step). Each shape's result is checked against a Java sort first.
+ * Time of {@link TopK#large} (radix select) beside {@link TopK#largeByBits} (the kernel it replaced)
+ * over one row of batch-summed MLP router scores (OPT-6.7B: ffn 16384; 32768 for the largest row
+ * they take), as the sparse MLP runs it once per layer and decode step. Two numbers per kernel and
+ * shape, medians of event-timed runs after warm-up: one launch (launch overhead included), and a
+ * CUDA graph of {@link #CHAIN} launches divided by {@value #CHAIN} (the kernel's own time, as in a
+ * captured decode step), then the ratio of the graph times. Each result is checked against a Java sort first.
  *
  * <p>Usage: {@code TopKBench [--backend cuda|opencl|jvm]}.
  */
@@ -33,6 +34,15 @@ public final class TopKBench {
 
     /** Score distributions: uniform over [-1, 1), and ReLU'd (about half exact zeros, the router's case). */
     enum Scores { UNIFORM, RELU }
+
+    /** The kernels compared: the engine's and the one it replaced. */
+    enum Kernel {
+        RADIX("TopK.large"), BY_BITS("TopK.largeByBits");
+
+        final String label;
+
+        Kernel(String label) { this.label = label; }
+    }
 
     public static void main(String[] args) {
         String name = "cuda";
@@ -53,20 +63,32 @@ public final class TopKBench {
         FloatArray host = scores(n, kind, new Random(n + k));
         Buffer<FloatArray> scores = backend.upload(host, "scores");
         Buffer<IntArray> out = backend.allocate(ElementType.I32, k, "active");
-        Executable one = backend.compile(graph(1, scores, out, n, k));
-        one.run();
-        check(host, backend.read(out), n, k);
-        Executable chain = backend.capture(backend.compile(graph(CHAIN, scores, out, n, k)));
-        double single = medianMs(backend, one), chained = medianMs(backend, chain) / CHAIN;
-        System.out.printf(Locale.ROOT, "TopK.large n %d k %d %s: %.1f us one launch, %.1f us each in a graph of %d%n",
-                n, k, kind.name().toLowerCase(Locale.ROOT), 1000 * single, 1000 * chained, CHAIN);
+        double[] chained = new double[Kernel.values().length];
+        for (Kernel kernel : Kernel.values()) {
+            Executable one = backend.compile(graph(kernel, 1, scores, out, n, k));
+            IntArray poison = new IntArray(k);
+            poison.fill(-1);
+            backend.write(out, poison); // each kernel's own result is checked
+            one.run();
+            check(kernel, host, backend.read(out), n, k);
+            Executable chain = backend.capture(backend.compile(graph(kernel, CHAIN, scores, out, n, k)));
+            double single = medianMs(backend, one);
+            chained[kernel.ordinal()] = medianMs(backend, chain) / CHAIN;
+            System.out.printf(Locale.ROOT, "%s n %d k %d %s: %.1f us one launch, %.1f us each in a graph of %d%n", kernel.label,
+                    n, k, kind.name().toLowerCase(Locale.ROOT), 1000 * single, 1000 * chained[kernel.ordinal()], CHAIN);
+        }
+        System.out.printf(Locale.ROOT, "  n %d k %d %s: byBits / radix = %.2fx%n", n, k, kind.name().toLowerCase(Locale.ROOT),
+                chained[Kernel.BY_BITS.ordinal()] / chained[Kernel.RADIX.ordinal()]);
         backend.free(scores);
         backend.free(out);
     }
 
-    static TaskGraph graph(int launches, Buffer<FloatArray> scores, Buffer<IntArray> out, int n, int k) {
+    static TaskGraph graph(Kernel kernel, int launches, Buffer<FloatArray> scores, Buffer<IntArray> out, int n, int k) {
         TaskGraph g = new TaskGraph("topkLarge");
-        for (int i = 0; i < launches; i++) g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), scores, out, constant(n), i32(k));
+        for (int i = 0; i < launches; i++) {
+            if (kernel == Kernel.RADIX) g.kernel(TopK::large, Grid.groups(1, TopK.LARGE_THREADS), scores, out, constant(n), i32(k));
+            else g.kernel(TopK::largeByBits, Grid.groups(1, TopK.LARGE_THREADS), scores, out, constant(n), i32(k));
+        }
         return g;
     }
 
@@ -80,7 +102,7 @@ public final class TopKBench {
     }
 
     /** The device's list must be the k largest (ties to the lower index), ascending. */
-    static void check(FloatArray scores, IntArray got, int n, int k) {
+    static void check(Kernel kernel, FloatArray scores, IntArray got, int n, int k) {
         Integer[] order = new Integer[n];
         for (int i = 0; i < n; i++) order[i] = i;
         Arrays.sort(order, (a, b) -> {
@@ -90,7 +112,7 @@ public final class TopKBench {
         int[] expected = new int[k];
         for (int i = 0; i < k; i++) expected[i] = order[i];
         Arrays.sort(expected);
-        if (!Arrays.equals(expected, got.toArray())) throw new AssertionError("TopK.large n " + n + " k " + k + ": wrong indices");
+        if (!Arrays.equals(expected, got.toArray())) throw new AssertionError(kernel.label + " n " + n + " k " + k + ": wrong indices");
     }
 
     static double medianMs(Backend backend, Executable run) {

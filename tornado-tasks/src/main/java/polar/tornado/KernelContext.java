@@ -137,6 +137,18 @@ public final class KernelContext {
         }
     }
 
+    /**
+     * Atomically adds {@code value} to element {@code index} of a local array ({@link #allocateIntLocalArray});
+     * returns the old value. Counters that many work-items of a group bump at once (histograms).
+     */
+    public int atomicAdd(int[] local, int index, int value) {
+        synchronized (local) {
+            int old = local[index];
+            local[index] = old + value;
+            return old;
+        }
+    }
+
     /** Atomically adds {@code value} to {@code array[index]}; returns the old value. */
     public float atomicAdd(FloatArray array, int index, float value) {
         synchronized (array) {

@@ -81,7 +81,12 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
 
     abstract String entry(String name, List<String> params);
 
-    abstract String function(String returnType, String name, List<String> params);
+    /**
+     * A device function's header. {@code takesPrivateArray}: a parameter is a work-item's own array,
+     * which stays in registers only if the call is inlined (CUDA forces it; OpenCL compilers inline
+     * such helpers on their own).
+     */
+    abstract String function(String returnType, String name, List<String> params, boolean takesPrivateArray);
 
     /** Parameter that passes the warp scratch buffer to a device function, or null where none is needed. */
     abstract String warpScratchParam();
@@ -233,8 +238,8 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
         String entry(String name, List<String> params) { return "extern \"C\" __global__ void " + name + "(" + String.join(", ", params) + ")"; }
 
         @Override
-        String function(String returnType, String name, List<String> params) {
-            return "static __device__ " + returnType + " " + name + "(" + String.join(", ", params) + ")";
+        String function(String returnType, String name, List<String> params, boolean takesPrivateArray) {
+            return (takesPrivateArray ? FN : "static __device__ ") + returnType + " " + name + "(" + String.join(", ", params) + ")";
         }
 
         @Override
@@ -435,7 +440,7 @@ abstract sealed class Target permits Target.Cuda, Target.OpenCl {
         String entry(String name, List<String> params) { return "__kernel void " + name + "(" + String.join(", ", params) + ")"; }
 
         @Override
-        String function(String returnType, String name, List<String> params) {
+        String function(String returnType, String name, List<String> params, boolean takesPrivateArray) {
             return returnType + " " + name + "(" + (params.isEmpty() ? "void" : String.join(", ", params)) + ")";
         }
 

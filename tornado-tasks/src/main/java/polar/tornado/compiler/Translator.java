@@ -416,7 +416,8 @@ final class Translator {
                 for (int v = 2; !functionNames.add(fname); v++) fname = "fn_" + classPrefix(cls) + "_" + name + "_v" + v;
                 String ret = target.type((Prim) body.returnType);
                 f = new DeviceFunction(fname, body.returnType, types, body.usesWarp, body.usesBarriers, body.resultLevel,
-                        target.function(ret, fname, body.params) + " {\n" + code + "}\n");
+                        target.function(ret, fname, body.params, types.stream().anyMatch(t -> t instanceof Array a && a.space() == Space.PRIVATE))
+                                + " {\n" + code + "}\n");
                 functions.put(key, f);
             }
             usesWarp |= f.usesWarp;
@@ -1434,8 +1435,14 @@ final class Translator {
                 case "atomicAdd" -> {
                     expectArgs(mi, args, 3);
                     Expr array = expr(args.get(0));
+                    if (array.type instanceof Array a && a.space() == Space.LOCAL && a.element() == Prim.INT) {
+                        // group-local counters: the same atomicAdd / atomic_add on a local address
+                        String index = strip(integral(args.get(1)).code);
+                        String value = strip(convert(expr(args.get(2)), Prim.INT, args.get(2)).code);
+                        return new Expr(target.atomicAdd(Buffer.INT_ARRAY, array.code, index, value), Prim.INT);
+                    }
                     if (!(array.type == Buffer.INT_ARRAY || array.type == Buffer.FLOAT_ARRAY)) {
-                        throw error(args.get(0), "atomicAdd takes an IntArray or a FloatArray, not " + args.get(0));
+                        throw error(args.get(0), "atomicAdd takes an IntArray, a FloatArray or a local int array, not " + args.get(0));
                     }
                     Buffer b = (Buffer) array.type;
                     String index = checked(mi, array.code, name, strip(integral(args.get(1)).code), 1);

@@ -12,7 +12,7 @@ public final class SemanticsKernels {
     /** Results per work-item of integerOps and floatOps. */
     public static final int RESULTS = 32;
     /** Results per work-item of warps. */
-    public static final int WARP_RESULTS = 12;
+    public static final int WARP_RESULTS = 13;
 
     private SemanticsKernels() {}
 
@@ -230,6 +230,7 @@ public final class SemanticsKernels {
     /** Warp operations, ids, local memory, barriers and atomics; one group of 64 (or more) per launch. */
     public static void warps(KernelContext ctx, FloatArray in, FloatArray out, IntArray counts, FloatArray sums) {
         float[] shared = ctx.allocateFloatLocalArray(128);
+        int[] bins = ctx.allocateIntLocalArray(8);
         int gid = ctx.globalIdx;
         int lid = ctx.localIdx;
         float v = in.get(gid);
@@ -249,6 +250,12 @@ public final class SemanticsKernels {
         out.set(o + 10, ctx.atomicAdd(counts, lid % 4, 1) >= 0 ? 1 : 0);
         ctx.atomicAdd(sums, ctx.groupIdx, v);
         out.set(o + 11, ctx.warpShuffle(ctx.warpReduceSum(lid), 31 - ctx.laneId()));
+        // a histogram in local memory: every work-item bumps bin lid % 8, each bin ends at size / 8
+        if (lid < 8) bins[lid] = 0;
+        ctx.localBarrier();
+        ctx.atomicAdd(bins, lid % 8, 1);
+        ctx.localBarrier();
+        out.set(o + 12, bins[lid % 8] * 8 - ctx.localGroupSizeX);
     }
 
     /** Sum of {@code value} over the group, through local memory (a device function with barriers). */

@@ -146,6 +146,7 @@ class SemanticsTest {
         for (int i = 0; i < size; i++) {
             assertEquals(out.get(i), outCl.get(i), "work-item " + i / SemanticsKernels.WARP_RESULTS + " result " + i % SemanticsKernels.WARP_RESULTS);
         }
+        for (int i = 0; i < n; i++) assertEquals(0f, outCl.get(i * SemanticsKernels.WARP_RESULTS + 12), "local histogram, work-item " + i);
         for (int i = 0; i < 4; i++) assertEquals(n / 4, countsCl.get(i));
         for (int g = 0; g < groups; g++) assertEquals(sums.get(g), sumsCl.get(g));
     }
