@@ -101,10 +101,7 @@ public final class TopK {
         int row = ctx.groupIdx;
         int per = (n + LARGE_THREADS - 1) / LARGE_THREADS;
         int first = ctx.localIdx * per;
-        for (int c = 0; c < per; c++) {
-            int i = first + c;
-            keys[c] = i < n ? key(scores.get(row * n + i)) : PADDING;
-        }
+        loadKeys(scores, keys, row, n, first, per);
         int copy = (ctx.laneId() % COPIES) * COPY_STRIDE;
         int prefix = 0; // the k-th key's digits found so far, in unsigned order (key ^ MIN_VALUE)
         int need = k;   // how many of the keys that share those digits belong to the top k
@@ -181,11 +178,7 @@ public final class TopK {
         int row = ctx.groupIdx;
         int per = (n + LARGE_THREADS - 1) / LARGE_THREADS;
         int first = ctx.localIdx * per;
-        for (int c = 0; c < per; c++) {
-            int i = first + c;
-            // past the row's end: PADDING, below every real key, so it is never counted or chosen
-            keys[c] = i < n ? key(scores.get(row * n + i)) : PADDING;
-        }
+        loadKeys(scores, keys, row, n, first, per);
         // The k-th largest key, built from the top bit down in unsigned order (key ^ MIN_VALUE):
         // keep a bit when at least k keys are >= the candidate (candidates are above PADDING).
         // When exactly k are, those are the answer and the candidate serves as the k-th key.
@@ -214,7 +207,15 @@ public final class TopK {
         place(ctx, keys, greaterTotals, equalTotals, out, row, first, per, k, kth, k - blockSum(ctx, sums, greater, 32));
     }
 
-    /** Key of the slots past a row's end in {@link #large}: below every real key. */
+    /** This work-item's {@code per} keys of row {@code row} from index {@code first}; slots past the row's end get {@link #PADDING}. */
+    static void loadKeys(FloatArray scores, int[] keys, int row, int n, int first, int per) {
+        for (int c = 0; c < per; c++) {
+            int i = first + c;
+            keys[c] = i < n ? key(scores.get(row * n + i)) : PADDING;
+        }
+    }
+
+    /** Key of the slots past a row's end in {@link #large}: below every real key, so never counted or chosen. */
     static final int PADDING = Integer.MIN_VALUE;
 
     /**
